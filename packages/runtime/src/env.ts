@@ -1,0 +1,64 @@
+import { z } from "zod";
+
+/** Reads a positive integer setting, so "abc" or "-1" fail loudly at start instead of misbehaving later. */
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** An optional string setting: an empty value counts as unset, as it does in most .env tooling. */
+const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === "" ? undefined : value.trim()));
+
+/**
+ * Every setting the server reads, with its default. Code reads settings through {@link getEnv}
+ * only, never through `process.env`, so a wrong value fails at start with its name.
+ */
+export const envSchema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  HOST: z.string().default("0.0.0.0"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** The origin people open in the browser; the default allowed WebSocket origin. */
+  APP_URL: optionalString.pipe(z.url().optional()),
+  DATA_DIR: z.string().default(".data"),
+  DATABASE_URL: optionalString.pipe(z.url().optional()),
+  REDIS_URL: optionalString.pipe(z.url().optional()),
+  REDIS_KEY_PREFIX: z.string().default("plauder:"),
+  AUTH_SECRET: optionalString.pipe(z.string().min(32, "AUTH_SECRET must be at least 32 characters").optional()),
+  ACCESS_TOKEN_TTL_SECONDS: positiveInt(900),
+  LOGIN_MAX_ATTEMPTS: positiveInt(10),
+  LOGIN_WINDOW_SECONDS: positiveInt(900),
+  TRUST_PROXY: z
+    .enum(["true", "false", "1", "0"])
+    .default("false")
+    .transform((value) => value === "true" || value === "1"),
+  INSTANCE_ID: optionalString,
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type Env = z.infer<typeof envSchema> & { APP_URL: string };
+
+/** Parses the given variables; throws one error naming every bad setting. */
+export function parseEnv(source: Record<string, string | undefined>): Env {
+  const result = envSchema.safeParse(source);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
+    throw new Error(`Invalid configuration:\n${problems.join("\n")}`);
+  }
+  const env = result.data;
+  return { ...env, APP_URL: env.APP_URL ?? `http://localhost:${env.PORT}` };
+}
+
+const cacheKey = Symbol.for("plauder.env");
+type EnvHolder = { [cacheKey]?: Env };
+
+/** The process's settings, parsed once from `process.env` on first use. */
+export function getEnv(): Env {
+  const holder = globalThis as EnvHolder;
+  holder[cacheKey] ??= parseEnv(process.env);
+  return holder[cacheKey];
+}
+
+/** Forgets the parsed settings so the next {@link getEnv} reads `process.env` again (start-up and tests). */
+export function resetEnv(): void {
+  delete (globalThis as EnvHolder)[cacheKey];
+}

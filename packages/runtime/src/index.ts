@@ -1,0 +1,12 @@
+export { type Env, envSchema, getEnv, parseEnv, resetEnv } from "./env";
+export { getInstanceId } from "./instance";
+export { getLogger } from "./logger";
+export {
+  createMemoryRateLimiter,
+  createRedisRateLimiter,
+  type RateLimiter,
+  type RateLimitOptions,
+  type RateLimitResult,
+} from "./rate-limit";
+export { closeSharedRedis, createRedis, getSharedRedis } from "./redis";
+export { clearProcessSingleton, processSingleton } from "./singleton";
