@@ -1,0 +1,14 @@
+export { issueAccessToken, verifyAccessToken } from "./access-token";
+export { attemptLogin, EmailTakenError, findUserById, type LoginResult, registerUser } from "./accounts";
+export { getLoginLimiter } from "./login-throttle";
+export { hashPassword, verifyPassword } from "./password";
+export { getAuthSecret } from "./secret";
+export { userFromSessionCookie } from "./session";
+export {
+  type AuthUser,
+  emailSchema,
+  type LoginInput,
+  loginInput,
+  type RegisterInput,
+  registerInput,
+} from "./validators";

@@ -1,0 +1,66 @@
+import { getLogger } from "@plauder/runtime";
+import { CredentialsSignin, type NextAuthConfig } from "next-auth";
+import Credentials from "next-auth/providers/credentials";
+import { attemptLogin } from "./accounts";
+import { getAuthSecret } from "./secret";
+import { loginInput } from "./validators";
+
+/** Sign-in refused because of too many attempts; the route answers it with HTTP 429. */
+export class TooManyAttemptsError extends CredentialsSignin {
+  override code = "rate_limited";
+}
+
+/** The header the custom server sets to the client's address (it overwrites any value a client sends). */
+export const clientAddressHeader = "x-plauder-client-address";
+
+/**
+ * next-auth configuration: email + password via the Credentials provider, sessions as encrypted JWT
+ * cookies (the Credentials provider supports no other strategy), the user id in `session.user.id`.
+ */
+export function createAuthConfig(): NextAuthConfig {
+  return {
+    secret: getAuthSecret(),
+    trustHost: true,
+    session: { strategy: "jwt", maxAge: 7 * 24 * 60 * 60 },
+    pages: { signIn: "/login" },
+    providers: [
+      Credentials({
+        credentials: { email: { label: "Email", type: "email" }, password: { label: "Password", type: "password" } },
+        async authorize(raw, request) {
+          const parsed = loginInput.safeParse(raw);
+          if (!parsed.success) return null;
+          const address = request.headers.get(clientAddressHeader) ?? "unknown";
+          const result = await attemptLogin(parsed.data, address);
+          if (result.ok) return result.user;
+          if (result.reason === "throttled") throw new TooManyAttemptsError();
+          return null;
+        },
+      }),
+    ],
+    callbacks: {
+      jwt({ token, user }) {
+        if (user?.id) {
+          token.sub = user.id;
+          token.name = user.name;
+          token.email = user.email;
+        }
+        return token;
+      },
+      session({ session, token }) {
+        if (token.sub) session.user.id = token.sub;
+        return session;
+      },
+    },
+    logger: {
+      // Failed sign-ins are expected traffic, not errors; never log their details or stacks.
+      error(error) {
+        if (error instanceof CredentialsSignin) return;
+        getLogger().error({ err: error.message, type: error.name }, "auth error");
+      },
+      warn(code) {
+        getLogger().warn({ code }, "auth warning");
+      },
+      debug() {},
+    },
+  };
+}
