@@ -16,7 +16,10 @@ function signingKey(): Uint8Array {
 const claimsSchema = z.object({ sub: z.string().min(1), email: z.string(), name: z.string() });
 
 /** Issues a short-lived signed token (HS256) that typed clients send as `connectionParams.token`. */
-export async function issueAccessToken(user: AuthUser, now = Date.now()): Promise<{ token: string; expiresAt: number }> {
+export async function issueAccessToken(
+  user: AuthUser,
+  now = Date.now(),
+): Promise<{ token: string; expiresAt: number }> {
   const expiresAt = now + getEnv().ACCESS_TOKEN_TTL_SECONDS * 1000;
   const token = await new SignJWT({ email: user.email, name: user.name })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })

@@ -1,4 +1,4 @@
-import { getLogger } from "@plauder/runtime";
+import { clientAddressHeader, getLogger } from "@plauder/runtime";
 import { CredentialsSignin, type NextAuthConfig } from "next-auth";
 import Credentials from "next-auth/providers/credentials";
 import { attemptLogin } from "./accounts";
@@ -9,9 +9,6 @@ import { loginInput } from "./validators";
 export class TooManyAttemptsError extends CredentialsSignin {
   override code = "rate_limited";
 }
-
-/** The header the custom server sets to the client's address (it overwrites any value a client sends). */
-export const clientAddressHeader = "x-plauder-client-address";
 
 /**
  * next-auth configuration: email + password via the Credentials provider, sessions as encrypted JWT

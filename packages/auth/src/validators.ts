@@ -1,7 +1,12 @@
 import { z } from "zod";
 
 /** Emails compare case-insensitively, so they are trimmed and lower-cased before anything else. */
-export const emailSchema = z.string().trim().toLowerCase().max(254, "Email is too long").pipe(z.email("Enter a valid email address"));
+export const emailSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(254, "Email is too long")
+  .pipe(z.email("Enter a valid email address"));
 
 /** Long enough to resist guessing, short enough that hashing stays cheap and bounded. */
 export const newPasswordSchema = z

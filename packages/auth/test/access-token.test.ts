@@ -45,7 +45,9 @@ describe("access tokens", () => {
   it("refuses a token whose payload was edited", async () => {
     const { token } = await issueAccessToken(user);
     const [header, , signature] = token.split(".");
-    const payload = Buffer.from(JSON.stringify({ sub: "someone-else", email: "x@y.z", name: "X" })).toString("base64url");
+    const payload = Buffer.from(JSON.stringify({ sub: "someone-else", email: "x@y.z", name: "X" })).toString(
+      "base64url",
+    );
     expect(await verifyAccessToken(`${header}.${payload}.${signature}`)).toBeNull();
   });
 

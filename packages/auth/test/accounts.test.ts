@@ -3,6 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type DatabaseHandle, openDatabase, setDatabase } from "@plauder/db";
+import { migrateDatabase } from "@plauder/db/migrate";
 import { createTestPostgres } from "@plauder/db/testing";
 import { clearProcessSingleton, closeSharedRedis, resetEnv } from "@plauder/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -28,7 +29,7 @@ describe.each([
     const database = await createTestPostgres();
     drop = database.drop;
     handle = openDatabase({ kind: "postgres", url: database.url });
-    await handle.migrate();
+    await migrateDatabase(handle);
     setDatabase(handle);
   });
 

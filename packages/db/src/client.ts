@@ -1,6 +1,5 @@
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { clearProcessSingleton, getEnv, getLogger, processSingleton } from "@plauder/runtime";
 import { sql } from "drizzle-orm";
@@ -19,8 +18,8 @@ export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
 export type DatabaseHandle = {
   db: Database;
   kind: "postgres" | "pglite";
-  /** Applies pending migrations; safe to call from several instances at once. */
-  migrate(): Promise<void>;
+  /** Applies the migrations in a folder; safe to call from several instances at once. See `migrateDatabase`. */
+  applyMigrations(migrationsFolder: string): Promise<void>;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -32,7 +31,6 @@ export type DatabaseOptions =
   | { kind: "pglite"; dataDir: string };
 
 const casing = "snake_case";
-const migrationsFolder = fileURLToPath(new URL("../drizzle", import.meta.url));
 // Any constant works; it only has to be the same in every instance.
 const migrationLockId = 7_120_000_001;
 
@@ -44,7 +42,7 @@ function openPostgres(url: string, poolSize = 10): DatabaseHandle {
   return {
     db,
     kind: "postgres",
-    async migrate() {
+    async applyMigrations(migrationsFolder) {
       // Serialise concurrent starts with an advisory lock held on one dedicated connection.
       const client = new pg.Client({ connectionString: url });
       await client.connect();
@@ -77,7 +75,7 @@ function openPglite(dataDir: string): DatabaseHandle {
   return {
     db,
     kind: "pglite",
-    async migrate() {
+    async applyMigrations(migrationsFolder) {
       await migratePglite(drizzlePglite(client, { casing }), { migrationsFolder });
     },
     async ping() {

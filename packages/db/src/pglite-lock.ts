@@ -1,5 +1,6 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
+import { processSingleton } from "@plauder/runtime";
 
 /** Thrown when another live process already has the embedded database open. */
 export class DatabaseInUseError extends Error {
@@ -16,8 +17,7 @@ export class DatabaseInUseError extends Error {
 }
 
 /** Lock files this process holds; survives duplicate module copies (see processSingleton). */
-const heldLocks: Set<string> = ((globalThis as Record<symbol, unknown>)[Symbol.for("plauder.pgliteLocks")] ??=
-  new Set<string>()) as Set<string>;
+const heldLocks = processSingleton("pgliteLocks", () => new Set<string>());
 
 function isAlive(pid: number): boolean {
   try {

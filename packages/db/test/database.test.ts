@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DatabaseHandle, DatabaseInUseError, lockDataDir, openDatabase, users } from "../src/index";
+import { migrateDatabase } from "../src/migrate";
 import { createTestPostgres } from "../src/testing";
 
 type Backend = { name: string; open(): Promise<DatabaseHandle>; cleanup(): Promise<void> };
@@ -32,7 +33,7 @@ describe.each(backends)("database on $name", (backend) => {
 
   beforeAll(async () => {
     handle = await backend.open();
-    await handle.migrate();
+    await migrateDatabase(handle);
   });
   afterAll(async () => {
     await handle.close();
@@ -40,7 +41,7 @@ describe.each(backends)("database on $name", (backend) => {
   });
 
   it("applies migrations idempotently and answers a ping", async () => {
-    await handle.migrate();
+    await migrateDatabase(handle);
     await expect(handle.ping()).resolves.toBeUndefined();
   });
 
@@ -73,7 +74,7 @@ describe("postgres migrations from concurrent starts", () => {
     const { url, drop } = await createTestPostgres();
     const handles = [1, 2, 3].map(() => openDatabase({ kind: "postgres", url, poolSize: 2 }));
     try {
-      await Promise.all(handles.map((h) => h.migrate()));
+      await Promise.all(handles.map((h) => migrateDatabase(h)));
       const [first] = handles;
       await first?.db.insert(users).values({ email: "c@example.com", name: "C", passwordHash: "x" });
       expect(await first?.db.select().from(users)).toHaveLength(1);
@@ -108,7 +109,7 @@ describe("embedded database directory lock", () => {
     const dataDir = join(dir, "shared");
     const first = openDatabase({ kind: "pglite", dataDir });
     try {
-      await first.migrate();
+      await migrateDatabase(first);
       const script = `import { openDatabase } from ${JSON.stringify(new URL("../src/index.ts", import.meta.url).pathname)};
 try { openDatabase({ kind: "pglite", dataDir: ${JSON.stringify(dataDir)} }); console.log("opened"); }
 catch (error) { console.log(error.message); process.exit(3); }`;

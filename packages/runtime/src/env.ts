@@ -31,6 +31,14 @@ export const envSchema = z.object({
     .enum(["true", "false", "1", "0"])
     .default("false")
     .transform((value) => value === "true" || value === "1"),
+  /** Comma-separated origins allowed to open WebSockets; default: APP_URL's origin. */
+  ALLOWED_ORIGINS: optionalString,
+  MAX_CONNECTIONS: positiveInt(100),
+  MAX_CONNECTIONS_PER_USER: positiveInt(10),
+  WS_MAX_PAYLOAD: positiveInt(65_536),
+  WS_HEARTBEAT_MS: positiveInt(30_000),
+  WS_PONG_WAIT_MS: positiveInt(5_000),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   INSTANCE_ID: optionalString,
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });

@@ -1,3 +1,4 @@
+export { clientAddressHeader, clientAddressOf } from "./client-address";
 export { type Env, envSchema, getEnv, parseEnv, resetEnv } from "./env";
 export { getInstanceId } from "./instance";
 export { getLogger } from "./logger";

@@ -1,4 +1,4 @@
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 import { getEnv } from "./env";
 import { getInstanceId } from "./instance";
 import { processSingleton } from "./singleton";

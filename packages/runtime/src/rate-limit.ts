@@ -1,9 +1,7 @@
 import type { Redis } from "ioredis";
 
 /** The outcome of counting one attempt against a limit. */
-export type RateLimitResult =
-  | { allowed: true; remaining: number }
-  | { allowed: false; retryAfterSeconds: number };
+export type RateLimitResult = { allowed: true; remaining: number } | { allowed: false; retryAfterSeconds: number };
 
 /**
  * A fixed-window counter: at most `limit` hits per key in each `windowMs`. Fixed windows are cheap

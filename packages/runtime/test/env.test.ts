@@ -14,6 +14,8 @@ describe("settings", () => {
   });
 
   it("names every bad setting in one error", () => {
-    expect(() => parseEnv({ PORT: "abc", AUTH_SECRET: "short" })).toThrow(/PORT[\s\S]*AUTH_SECRET|AUTH_SECRET[\s\S]*PORT/);
+    expect(() => parseEnv({ PORT: "abc", AUTH_SECRET: "short" })).toThrow(
+      /PORT[\s\S]*AUTH_SECRET|AUTH_SECRET[\s\S]*PORT/,
+    );
   });
 });

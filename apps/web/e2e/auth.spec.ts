@@ -1,0 +1,69 @@
+import { expect, test } from "@playwright/test";
+import { failOnPageErrors, logIn, newPerson, register } from "./helpers";
+
+test.beforeEach(({ page }) => failOnPageErrors(page));
+
+test("a new person registers, logs out, logs back in and reaches the console", async ({ page }) => {
+  const anna = newPerson("Anna");
+  await register(page, anna);
+  await expect(page.getByRole("heading", { name: "Realtime console" })).toBeVisible();
+  await expect(page.getByRole("banner")).toContainText(anna.name);
+
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/login/);
+  await expect(page.getByRole("banner")).not.toContainText(anna.name);
+
+  await page.goto("/test-websocket");
+  await expect(page).toHaveURL(/\/login\?callbackUrl=%2Ftest-websocket|\/login\?callbackUrl=\/test-websocket/);
+  await logIn(page, anna);
+  await expect(page).toHaveURL(/\/test-websocket$/);
+  await expect(page.getByRole("heading", { name: "Realtime console" })).toBeVisible();
+});
+
+test("a signed-out visit to the console redirects to the login page", async ({ page }) => {
+  await page.goto("/test-websocket");
+  await expect(page).toHaveURL(/\/login/);
+  await expect(page.getByRole("heading", { name: "Log in" })).toBeVisible();
+});
+
+test("a wrong password shows an error and keeps the person signed out", async ({ page }) => {
+  const bert = newPerson("Bert");
+  await register(page, bert);
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/login/);
+
+  await logIn(page, { email: bert.email, password: "not the password" });
+  await expect(page.locator("form").getByRole("alert")).toHaveText("Wrong email or password.");
+  await page.goto("/test-websocket");
+  await expect(page).toHaveURL(/\/login/);
+});
+
+test("registering an email twice says so", async ({ page, browser }) => {
+  const clara = newPerson("Clara");
+  await register(page, clara);
+  const other = await browser.newContext();
+  const second = await other.newPage();
+  failOnPageErrors(second);
+  await second.goto(page.url().replace(/\/test-websocket$/, "/register"));
+  await second.getByLabel("Name").fill("Someone");
+  await second.getByLabel("Email").fill(clara.email.toUpperCase());
+  await second.getByLabel("Password").fill("another password");
+  await second.getByRole("button", { name: "Register" }).click();
+  await expect(second.locator("form").getByRole("alert")).toContainText("already exists");
+  await other.close();
+});
+
+test("repeated wrong passwords are throttled", async ({ page }) => {
+  const dora = newPerson("Dora");
+  await register(page, dora);
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/login/);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    await logIn(page, { email: dora.email, password: `wrong-${attempt}` });
+    await expect(page.locator("form").getByRole("alert")).toHaveText("Wrong email or password.");
+  }
+  const throttled = page.waitForResponse((response) => response.url().includes("/api/auth/callback/credentials"));
+  await logIn(page, dora);
+  expect((await throttled).status()).toBe(429);
+  await expect(page.locator("form").getByRole("alert")).toContainText("Too many sign-in attempts");
+});

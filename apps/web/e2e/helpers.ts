@@ -1,0 +1,35 @@
+import { randomUUID } from "node:crypto";
+import { expect, type Page } from "@playwright/test";
+
+export type Person = { name: string; email: string; password: string };
+
+/** A new person for each test, so tests never depend on each other's accounts. */
+export function newPerson(name = "Anna"): Person {
+  return {
+    name,
+    email: `${name.toLowerCase()}-${randomUUID().slice(0, 8)}@example.com`,
+    password: "correct horse battery",
+  };
+}
+
+/** Fails the test on any uncaught error in the page. */
+export function failOnPageErrors(page: Page): void {
+  page.on("pageerror", (error) => {
+    throw new Error(`uncaught error in the page: ${error.message}`);
+  });
+}
+
+export async function register(page: Page, person: Person): Promise<void> {
+  await page.goto("/register");
+  await page.getByLabel("Name").fill(person.name);
+  await page.getByLabel("Email").fill(person.email);
+  await page.getByLabel("Password").fill(person.password);
+  await page.getByRole("button", { name: "Register" }).click();
+  await expect(page).toHaveURL(/\/test-websocket$/);
+}
+
+export async function logIn(page: Page, person: Pick<Person, "email" | "password">): Promise<void> {
+  await page.getByLabel("Email").fill(person.email);
+  await page.getByLabel("Password").fill(person.password);
+  await page.getByRole("button", { name: "Log in" }).click();
+}

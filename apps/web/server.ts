@@ -1,0 +1,111 @@
+/**
+ * The Plauder server: one process, one port. Next.js serves pages and HTTP APIs; the realtime server
+ * owns WebSocket upgrades on /api/trpc-ws. Started with tsx, so the workspace's TypeScript runs as is.
+ */
+import { createServer } from "node:http";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import nextEnv from "@next/env";
+import { createRealtimeServer, parseOrigins } from "@plauder/api/server";
+import { getAuthSecret } from "@plauder/auth";
+import { closeDatabase, DatabaseInUseError, getDatabase } from "@plauder/db";
+import { migrateDatabase } from "@plauder/db/migrate";
+import {
+  clientAddressHeader,
+  clientAddressOf,
+  closeSharedRedis,
+  getEnv,
+  getInstanceId,
+  getLogger,
+} from "@plauder/runtime";
+import next from "next";
+
+const appDir = dirname(fileURLToPath(import.meta.url));
+const websocketPath = "/api/trpc-ws";
+
+async function main(): Promise<void> {
+  const dev = process.env.NODE_ENV !== "production";
+  // Settings come from the environment, then from .env at the repository root (never committed).
+  nextEnv.loadEnvConfig(resolve(appDir, "../.."), dev, { info: () => {}, error: console.error });
+  const env = getEnv();
+  const log = getLogger();
+
+  getAuthSecret();
+  const database = getDatabase();
+  await migrateDatabase(database);
+  log.info(
+    {
+      database: database.kind,
+      bus: env.REDIS_URL ? "redis" : "in-process",
+    },
+    env.DATABASE_URL
+      ? "database ready"
+      : "embedded database ready (PGlite; one instance only, set DATABASE_URL to run more)",
+  );
+
+  const app = next({ dev, dir: appDir, hostname: "localhost", port: env.PORT });
+  await app.prepare();
+  const handleRequest = app.getRequestHandler();
+  const handleNextUpgrade = app.getUpgradeHandler();
+
+  const realtime = createRealtimeServer({
+    allowedOrigins: parseOrigins(env.ALLOWED_ORIGINS ?? env.APP_URL),
+    maxPayload: env.WS_MAX_PAYLOAD,
+    maxConnections: env.MAX_CONNECTIONS,
+    heartbeatMs: env.WS_HEARTBEAT_MS,
+    pongWaitMs: env.WS_PONG_WAIT_MS,
+  });
+
+  const server = createServer((req, res) => {
+    // Route handlers read the caller's address from here; a client-sent value is overwritten.
+    req.headers[clientAddressHeader] = clientAddressOf(req);
+    void handleRequest(req, res);
+  });
+
+  server.on("upgrade", (req, socket, head) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (path === websocketPath) {
+      realtime.handleUpgrade(req, socket, head).catch((error: Error) => {
+        log.error({ err: error.message }, "upgrade failed");
+        socket.destroy();
+      });
+    } else if (dev) {
+      // Next's dev server uses WebSockets for hot reload.
+      void handleNextUpgrade(req, socket, head);
+    } else {
+      socket.destroy();
+    }
+  });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, "second signal: exiting now");
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal, graceMs: env.SHUTDOWN_GRACE_MS }, "shutting down");
+    server.close();
+    await realtime.close(env.SHUTDOWN_GRACE_MS);
+    server.closeAllConnections();
+    await Promise.allSettled([closeDatabase(), closeSharedRedis()]);
+    log.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+
+  server.listen(env.PORT, env.HOST, () => {
+    log.info({ port: env.PORT, dev }, "listening");
+    console.log(`\n  Plauder is running at ${env.APP_URL}\n`);
+  });
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof DatabaseInUseError) {
+    console.error(`\n  ${error.message}\n`);
+  } else {
+    console.error(error);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,27 @@
+import type { Metadata } from "next";
+import Link from "next/link";
+import { redirect } from "next/navigation";
+import { auth } from "~/auth";
+import { safeRedirectPath } from "~/lib/safe-redirect";
+import { RegisterForm } from "./register-form";
+
+export const metadata: Metadata = { title: "Register" };
+
+export default async function RegisterPage({
+  searchParams,
+}: {
+  searchParams: Promise<Record<string, string | string[]>>;
+}) {
+  const next = safeRedirectPath((await searchParams).callbackUrl);
+  if (await auth()) redirect(next);
+  return (
+    <div className="auth-page">
+      <h1>Create your account</h1>
+      <p className="muted">One account for the web app and for typed clients.</p>
+      <RegisterForm redirectTo={next} />
+      <p className="muted">
+        Already registered? <Link href={`/login?callbackUrl=${encodeURIComponent(next)}`}>Log in</Link>
+      </p>
+    </div>
+  );
+}

@@ -1,0 +1,13 @@
+import { getHealth } from "./health";
+import { authRouter } from "./router/auth";
+import { createCallerFactory, createTRPCRouter, publicProcedure } from "./trpc";
+
+export const appRouter = createTRPCRouter({
+  health: publicProcedure.query(() => getHealth()),
+  auth: authRouter,
+});
+
+/** The router's type: all a client needs for end-to-end type safety. */
+export type AppRouter = typeof appRouter;
+
+export const createCaller = createCallerFactory(appRouter);

@@ -1,0 +1,3 @@
+export { connectionCount } from "./connections";
+export { isOriginAllowed, parseOrigins } from "./origin";
+export { createRealtimeServer, type RealtimeServer, type RealtimeServerOptions } from "./realtime-server";

@@ -1,0 +1,44 @@
+import { getLogger } from "@plauder/runtime";
+import { initTRPC, TRPCError } from "@trpc/server";
+import { z } from "zod";
+import type { Context } from "./context";
+import { RetryAfter } from "./errors";
+
+/**
+ * The one place that defines the tRPC instance. No transformer: the wire contract promises plain
+ * JSON, so clients in any language can read it.
+ */
+const t = initTRPC.context<Context>().create({
+  errorFormatter({ shape, error }) {
+    const { stack: _stack, ...data } = shape.data;
+    const internal = error.code === "INTERNAL_SERVER_ERROR";
+    return {
+      ...shape,
+      // Internal failures keep their details in the server log; clients get a fixed sentence.
+      message: internal ? "Internal server error" : shape.message,
+      data: {
+        ...data,
+        retryAfter: error.cause instanceof RetryAfter ? error.cause.seconds : undefined,
+        fieldErrors: error.cause instanceof z.ZodError ? z.flattenError(error.cause).fieldErrors : undefined,
+      },
+    };
+  },
+});
+
+export const createTRPCRouter = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+/** Logs unexpected failures once, where they happen, with who and what; never inputs (they may hold passwords). */
+export function logProcedureError({ error, path, ctx }: { error: TRPCError; path?: string; ctx?: Context }): void {
+  if (error.code !== "INTERNAL_SERVER_ERROR") return;
+  getLogger().error({ path, user: ctx?.user?.id, err: error.cause?.message ?? error.message }, "procedure failed");
+}
+
+/** For procedures anyone may call, signed in or not (health, registration). */
+export const publicProcedure = t.procedure;
+
+/** For procedures that need a signed-in user; anonymous callers get `UNAUTHORIZED`. */
+export const protectedProcedure = t.procedure.use(({ ctx, next }) => {
+  if (!ctx.user) throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in to use this" });
+  return next({ ctx: { ...ctx, user: ctx.user } });
+});
