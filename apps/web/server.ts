@@ -10,14 +10,7 @@ import { createRealtimeServer, parseOrigins } from "@plauder/api/server";
 import { getAuthSecret } from "@plauder/auth";
 import { closeDatabase, DatabaseInUseError, getDatabase } from "@plauder/db";
 import { migrateDatabase } from "@plauder/db/migrate";
-import {
-  clientAddressHeader,
-  clientAddressOf,
-  closeSharedRedis,
-  getEnv,
-  getInstanceId,
-  getLogger,
-} from "@plauder/runtime";
+import { clientAddressHeader, clientAddressOf, closeSharedRedis, getEnv, getLogger } from "@plauder/runtime";
 import next from "next";
 
 const appDir = dirname(fileURLToPath(import.meta.url));
