@@ -6,6 +6,7 @@ import { createServer } from "node:http";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import nextEnv from "@next/env";
+import { closeBus } from "@plauder/api";
 import { createRealtimeServer, parseOrigins } from "@plauder/api/server";
 import { getAuthSecret } from "@plauder/auth";
 import { closeDatabase, DatabaseInUseError, getDatabase } from "@plauder/db";
@@ -45,6 +46,7 @@ async function main(): Promise<void> {
     allowedOrigins: parseOrigins(env.ALLOWED_ORIGINS ?? env.APP_URL),
     maxPayload: env.WS_MAX_PAYLOAD,
     maxConnections: env.MAX_CONNECTIONS,
+    maxConnectionsPerUser: env.MAX_CONNECTIONS_PER_USER,
     heartbeatMs: env.WS_HEARTBEAT_MS,
     pongWaitMs: env.WS_PONG_WAIT_MS,
   });
@@ -81,7 +83,7 @@ async function main(): Promise<void> {
     server.close();
     await realtime.close(env.SHUTDOWN_GRACE_MS);
     server.closeAllConnections();
-    await Promise.allSettled([closeDatabase(), closeSharedRedis()]);
+    await Promise.allSettled([closeDatabase(), closeSharedRedis(), closeBus()]);
     log.info("stopped");
     process.exit(0);
   };

@@ -1,5 +1,14 @@
 import { type AuthUser, userFromSessionCookie, verifyAccessToken } from "@plauder/auth";
 import { getInstanceId } from "@plauder/runtime";
+import type { WebSocket } from "ws";
+
+/** The WebSocket a call arrived on, so subscriptions can watch its send buffer. */
+export type Connection = {
+  id: string;
+  socket: WebSocket;
+  /** Closes the connection because it does not read fast enough (1013). */
+  closeAsSlowConsumer(): void;
+};
 
 /** What every procedure knows about its caller. Created once per HTTP request or per WebSocket connection. */
 export type Context = {
@@ -7,6 +16,7 @@ export type Context = {
   instanceId: string;
   clientAddress: string;
   transport: "http" | "ws";
+  connection: Connection | null;
 };
 
 /**
@@ -19,5 +29,5 @@ export async function createHttpContext(headers: Headers, clientAddress: string)
   const user = bearer
     ? await verifyAccessToken(bearer)
     : await userFromSessionCookie(headers.get("cookie") ?? undefined);
-  return { user, instanceId: getInstanceId(), clientAddress, transport: "http" };
+  return { user, instanceId: getInstanceId(), clientAddress, transport: "http", connection: null };
 }

@@ -1,5 +1,6 @@
 import { getDatabase } from "@plauder/db";
-import { getEnv, getInstanceId, getSharedRedis } from "@plauder/runtime";
+import { getInstanceId } from "@plauder/runtime";
+import { getBus } from "./bus/index";
 import { connectionCount } from "./server/connections";
 
 export type Health = {
@@ -23,8 +24,7 @@ export async function getHealth(): Promise<Health> {
     () => "up" as const,
     () => "down" as const,
   );
-  const redisClient = getSharedRedis();
-  const redis = !getEnv().REDIS_URL ? "off" : redisClient?.status === "ready" ? "up" : "down";
+  const redis = getBus().state();
   return {
     status: db === "up" && redis !== "down" ? "ok" : "degraded",
     instanceId: getInstanceId(),

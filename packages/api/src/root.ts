@@ -1,10 +1,12 @@
 import { getHealth } from "./health";
 import { authRouter } from "./router/auth";
+import { realtimeRouter } from "./router/realtime";
 import { createCallerFactory, createTRPCRouter, publicProcedure } from "./trpc";
 
 export const appRouter = createTRPCRouter({
   health: publicProcedure.query(() => getHealth()),
   auth: authRouter,
+  realtime: realtimeRouter,
 });
 
 /** The router's type: all a client needs for end-to-end type safety. */

@@ -23,6 +23,7 @@ beforeAll(async () => {
     allowedOrigins: [origin],
     maxPayload: 1024,
     maxConnections: 3,
+    maxConnectionsPerUser: 10,
     heartbeatMs: 30_000,
     pongWaitMs: 5_000,
   });

@@ -38,6 +38,12 @@ export const envSchema = z.object({
   WS_MAX_PAYLOAD: positiveInt(65_536),
   WS_HEARTBEAT_MS: positiveInt(30_000),
   WS_PONG_WAIT_MS: positiveInt(5_000),
+  /** Unsent bytes one connection may queue before it is closed as a slow consumer. */
+  WS_MAX_BUFFERED: positiveInt(1_048_576),
+  PUBLISH_RATE_LIMIT: positiveInt(20),
+  PUBLISH_RATE_WINDOW_SECONDS: positiveInt(10),
+  BROADCAST_RETENTION_COUNT: positiveInt(10_000),
+  BROADCAST_RETENTION_DAYS: positiveInt(7),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   INSTANCE_ID: optionalString,
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

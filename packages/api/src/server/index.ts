@@ -1,3 +1,5 @@
+export { closeCodes } from "./close-codes";
 export { connectionCount } from "./connections";
 export { isOriginAllowed, parseOrigins } from "./origin";
 export { createRealtimeServer, type RealtimeServer, type RealtimeServerOptions } from "./realtime-server";
+export { UserConnections } from "./user-connections";

@@ -1,14 +1,20 @@
+import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type AuthUser, userFromSessionCookie, verifyAccessToken } from "@plauder/auth";
 import { clientAddressOf, getInstanceId, getLogger } from "@plauder/runtime";
+import { TRPCError } from "@trpc/server";
 import { applyWSSHandler } from "@trpc/server/adapters/ws";
-import { WebSocketServer } from "ws";
-import type { Context } from "../context";
+import { type WebSocket, WebSocketServer } from "ws";
+import { getBroadcastFeed } from "../broadcasts/service";
+import type { Connection, Context } from "../context";
+import { metrics } from "../metrics";
 import { appRouter } from "../root";
 import { logProcedureError } from "../trpc";
+import { closeCodes } from "./close-codes";
 import { trackConnection } from "./connections";
 import { isOriginAllowed } from "./origin";
+import { UserConnections } from "./user-connections";
 
 export type RealtimeServerOptions = {
   /** Origins whose pages may open a socket (`ALLOWED_ORIGINS`). */
@@ -17,6 +23,8 @@ export type RealtimeServerOptions = {
   maxPayload: number;
   /** Open connections this instance accepts; the next upgrade gets HTTP 503. */
   maxConnections: number;
+  /** Open connections one user may hold on this instance. */
+  maxConnectionsPerUser: number;
   heartbeatMs: number;
   pongWaitMs: number;
 };
@@ -24,47 +32,103 @@ export type RealtimeServerOptions = {
 export type RealtimeServer = {
   /** Handles an HTTP `upgrade` for the WebSocket path; answers refusals with a plain HTTP status. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void>;
-  /** Stops accepting, asks clients to reconnect elsewhere, and closes what is left after `graceMs`. */
+  /** Stops accepting, asks clients to reconnect (elsewhere), and closes what is left after `graceMs`. */
   close(graceMs?: number): Promise<void>;
 };
 
+type Upgrade = { connectionId: string; cookieUser: AuthUser | null };
+
 function refuse(socket: Duplex, status: number, reason: string): void {
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(reason)}\r\n\r\n${reason}`,
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(reason)}\r\n\r\n${reason}`,
   );
 }
 
 /**
  * The tRPC WebSocket endpoint, mounted by the app's HTTP server on one path. It owns the upgrade:
- * origin check, authentication from the session cookie, and limits happen before a socket exists.
+ * origin, authentication from the session cookie and connection limits are settled before a socket
+ * exists; token users (connectionParams) are checked when their first message arrives.
  */
 export function createRealtimeServer(options: RealtimeServerOptions): RealtimeServer {
   const log = getLogger().child({ component: "realtime" });
   // Deflate stays off: it costs ~256 KB per connection and most of the throughput.
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: options.maxPayload });
-  const cookieUsers = new WeakMap<IncomingMessage, AuthUser | null>();
+  const upgrades = new WeakMap<IncomingMessage, Upgrade>();
+  const perUser = new UserConnections(options.maxConnectionsPerUser);
   let accepting = true;
+
+  // Listening starts now, so the first subscriber does not wait for the feed and health is accurate.
+  getBroadcastFeed()
+    .start()
+    .catch((error: Error) => log.error({ err: error.message }, "broadcast feed failed to start"));
+
+  function connectionOf(socket: WebSocket, connectionId: string): Connection {
+    return {
+      id: connectionId,
+      socket,
+      closeAsSlowConsumer() {
+        if (socket.readyState !== socket.OPEN) return;
+        metrics().slowConsumers.inc();
+        log.warn({ conn: connectionId, buffered: socket.bufferedAmount }, "closing a slow consumer");
+        socket.close(closeCodes.slowConsumer.code, closeCodes.slowConsumer.reason);
+        // The close frame waits behind the unsent data the client is not reading; do not wait for it.
+        setTimeout(() => socket.terminate(), 1_000).unref();
+      },
+    };
+  }
 
   const handler = applyWSSHandler({
     wss,
     router: appRouter,
     keepAlive: { enabled: true, pingMs: options.heartbeatMs, pongWaitMs: options.pongWaitMs },
-    onError: logProcedureError,
-    async createContext({ req, info }): Promise<Context> {
+    onError(failure) {
+      // Without a path the error is about the connection itself (bad frame, oversize message):
+      // the client's doing, worth a line but not an alarm.
+      if (failure.path === undefined) {
+        log.info({ conn: failure.ctx?.connection?.id, err: failure.error.message }, "connection error");
+        return;
+      }
+      logProcedureError(failure);
+    },
+    async createContext({ req, res: socket, info }): Promise<Context> {
+      const upgrade = upgrades.get(req) ?? { connectionId: "unknown", cookieUser: null };
       // A token in connectionParams (typed clients) wins over the cookie (browsers).
       const token = info.connectionParams?.token;
-      const user = token !== undefined ? await verifyAccessToken(token) : (cookieUsers.get(req) ?? null);
-      return { user, instanceId: getInstanceId(), clientAddress: clientAddressOf(req), transport: "ws" };
+      let user = upgrade.cookieUser;
+      if (token !== undefined) {
+        user = await verifyAccessToken(token);
+        if (user && !perUser.tryAdd(user.id, upgrade.connectionId)) {
+          log.info({ conn: upgrade.connectionId, user: user.id }, "refused: too many connections for this user");
+          // The adapter answers the error below first, then closes on the next tick without a code;
+          // this runs before that close and gives the documented code.
+          setImmediate(() => socket.close(closeCodes.tooManyForUser.code, closeCodes.tooManyForUser.reason));
+          throw new TRPCError({ code: "TOO_MANY_REQUESTS", message: closeCodes.tooManyForUser.reason });
+        }
+      }
+      log.info(
+        { conn: upgrade.connectionId, user: user?.id ?? null, via: token !== undefined ? "token" : "cookie" },
+        "connection authenticated",
+      );
+      return {
+        user,
+        instanceId: getInstanceId(),
+        clientAddress: clientAddressOf(req),
+        transport: "ws",
+        connection: connectionOf(socket, upgrade.connectionId),
+      };
     },
   });
 
   wss.on("connection", (socket, req) => {
+    const upgrade = upgrades.get(req);
+    const connectionId = upgrade?.connectionId ?? "unknown";
     const untrack = trackConnection();
-    const user = cookieUsers.get(req);
-    log.debug({ user: user?.id, address: clientAddressOf(req) }, "connection opened");
+    log.info({ conn: connectionId, user: upgrade?.cookieUser?.id ?? null }, "connection opened");
+    socket.on("message", () => metrics().messagesIn.inc());
     socket.on("close", (code) => {
       untrack();
-      log.debug({ user: user?.id, code }, "connection closed");
+      perUser.remove(connectionId);
+      log.info({ conn: connectionId, code }, "connection closed");
     });
   });
 
@@ -77,19 +141,28 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
         return refuse(socket, 403, "Origin not allowed");
       }
       if (wss.clients.size >= options.maxConnections) return refuse(socket, 503, "Too many connections");
-      const user = await userFromSessionCookie(req.headers.cookie);
+      const cookieUser = await userFromSessionCookie(req.headers.cookie);
+      const connectionId = randomBytes(4).toString("hex");
+      if (cookieUser && !perUser.tryAdd(cookieUser.id, connectionId)) {
+        log.info({ user: cookieUser.id }, "refused upgrade: too many connections for this user");
+        return refuse(socket, 429, closeCodes.tooManyForUser.reason);
+      }
       wss.handleUpgrade(req, socket, head, (ws) => {
-        cookieUsers.set(req, user);
+        upgrades.set(req, { connectionId, cookieUser });
         wss.emit("connection", ws, req);
       });
     },
     async close(graceMs = 5_000) {
       accepting = false;
+      // wsLink reconnects on this notification; clients add jitter so they do not all return at once.
       handler.broadcastReconnectNotification();
       const deadline = Date.now() + graceMs;
       while (wss.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      for (const client of wss.clients) client.close(closeCodes.goingAway.code, closeCodes.goingAway.reason);
+      await new Promise((r) => setTimeout(r, 200));
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await getBroadcastFeed().stop();
     },
   };
 }

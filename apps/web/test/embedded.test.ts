@@ -1,0 +1,85 @@
+/**
+ * The embedded defaults (no Redis, PGlite): everything a single instance offers works, and a second
+ * instance on the same data directory refuses to start with a clear message.
+ */
+import type { PlauderClient } from "@plauder/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Account, connect, newAccount, record, sleep } from "./support/clients";
+import { freePort, type Instance, runToExit, startInstance, tempDataDir } from "./support/processes";
+
+const dataDir = tempDataDir();
+let instance: Instance;
+let anna: Account;
+const clients: PlauderClient[] = [];
+
+beforeAll(async () => {
+  // Nothing but a data directory: no DATABASE_URL, no REDIS_URL, no AUTH_SECRET.
+  instance = await startInstance({ id: "embedded", env: { DATA_DIR: dataDir } });
+  anna = await newAccount(instance.url, "Anna");
+});
+
+afterAll(async () => {
+  await Promise.allSettled(clients.map((c) => c.close()));
+  await instance?.stop();
+});
+
+async function client(): Promise<PlauderClient> {
+  const c = await connect(instance.url, anna);
+  clients.push(c);
+  return c;
+}
+
+describe("embedded defaults", () => {
+  it("report redis off and the database up", async () => {
+    const health = await (await fetch(`${instance.url}/api/health`)).json();
+    expect(health).toMatchObject({ status: "ok", redis: "off", db: "up", instanceId: "embedded" });
+  });
+
+  it("serve ping and echo", async () => {
+    const c = await client();
+    const pong = await new Promise<{ instanceId: string }>((resolve, reject) =>
+      c.api.realtime.ping.subscribe({ clientTime: Date.now() }, { onData: resolve, onError: reject }),
+    );
+    expect(pong.instanceId).toBe("embedded");
+    const echoed = await new Promise<{ text: string }>((resolve, reject) =>
+      c.api.realtime.echo.subscribe({ text: "Hallo!" }, { onData: resolve, onError: reject }),
+    );
+    expect(echoed.text).toBe("Hallo!");
+  });
+
+  it("deliver broadcasts in order to every subscriber and resume after a disconnect", async () => {
+    const publisher = await client();
+    const listeners = [record(await client()), record(await client())];
+    await Promise.all(listeners.map((l) => l.started));
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) ids.push((await publisher.api.realtime.publish.mutate({ text: `eins ${i}` })).id);
+    await Promise.all(listeners.map((l) => l.waitFor(10, 2_000)));
+    for (const l of listeners) expect(l.ids()).toEqual(ids);
+
+    const resumed = record(await client(), ids[4]);
+    await resumed.waitFor(5);
+    await sleep(200);
+    expect(resumed.ids()).toEqual(ids.slice(5));
+  });
+
+  it("keep broadcasts across a restart and resume from them", async () => {
+    const publisher = await client();
+    const first = await publisher.api.realtime.publish.mutate({ text: "before restart" });
+    const second = await publisher.api.realtime.publish.mutate({ text: "also before restart" });
+    expect(await instance.stop()).toBe(0);
+    await instance.start();
+    const resumed = record(await client(), first.id);
+    await resumed.waitFor(1);
+    await sleep(200);
+    expect(resumed.ids()).toEqual([second.id]);
+  });
+
+  it("refuse a second instance on the same data directory with a clear message", async () => {
+    const { code, output } = await runToExit({ DATA_DIR: dataDir, PORT: String(await freePort()) });
+    expect(code).toBe(1);
+    expect(output).toContain("already open in process");
+    expect(output).toContain("set DATABASE_URL");
+    // The first instance is unharmed.
+    expect((await fetch(`${instance.url}/api/health`)).status).toBe(200);
+  });
+});

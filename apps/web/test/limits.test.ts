@@ -1,0 +1,204 @@
+/**
+ * One real instance with tight limits: authentication, origin, connection limits, frame size,
+ * validation and the publish rate limit, each answered as docs/contract.md says.
+ */
+import { randomUUID } from "node:crypto";
+import type { AppRouter } from "@plauder/api";
+import { issueAccessToken } from "@plauder/auth";
+import type { PlauderClient } from "@plauder/client";
+import { createTestPostgres } from "@plauder/db/testing";
+import { createTRPCClient, createWSClient, TRPCClientError, wsLink } from "@trpc/client";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { type Account, connect, newAccount } from "./support/clients";
+import { type Instance, startInstance, uniquePrefix } from "./support/processes";
+import { closed, nextMessage, rawSocket } from "./support/raw-socket";
+
+const authSecret = `${randomUUID()}${randomUUID()}`;
+let instance: Instance;
+let dropDatabase: () => Promise<void>;
+let anna: Account;
+const clients: PlauderClient[] = [];
+
+beforeAll(async () => {
+  const database = await createTestPostgres();
+  dropDatabase = database.drop;
+  instance = await startInstance({
+    id: "limits",
+    env: {
+      DATABASE_URL: database.url,
+      REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
+      REDIS_KEY_PREFIX: uniquePrefix(),
+      AUTH_SECRET: authSecret,
+      MAX_CONNECTIONS: "8",
+      MAX_CONNECTIONS_PER_USER: "2",
+      WS_MAX_PAYLOAD: "16384",
+      PUBLISH_RATE_LIMIT: "3",
+      PUBLISH_RATE_WINDOW_SECONDS: "30",
+    },
+  });
+  anna = await newAccount(instance.url, "Anna");
+  // The test signs its own expired token with the instance's secret.
+  process.env.AUTH_SECRET = authSecret;
+});
+
+afterEach(async () => {
+  // Each test starts without the previous one's connections (the per-user limit is 2).
+  await Promise.allSettled(clients.splice(0).map((c) => c.close()));
+});
+
+afterAll(async () => {
+  await instance?.stop();
+  await dropDatabase?.();
+});
+
+async function typed(account: Account): Promise<PlauderClient> {
+  const client = await connect(instance.url, account);
+  clients.push(client);
+  return client;
+}
+
+/** A tRPC client with whatever token (or none) the test wants to present. */
+function withToken(token: string | undefined) {
+  const wsClient = createWSClient({
+    url: `${instance.url.replace("http", "ws")}/api/trpc-ws`,
+    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    connectionParams: token === undefined ? undefined : { token },
+    retryDelayMs: () => 60_000,
+  });
+  return { api: createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient })] }), close: () => wsClient.close() };
+}
+
+function ping(api: ReturnType<typeof withToken>["api"] | PlauderClient["api"]) {
+  return new Promise<{ clientTime: number; serverTime: number; instanceId: string }>((resolve, reject) => {
+    api.realtime.ping.subscribe({ clientTime: Date.now() }, { onData: resolve, onError: reject });
+  });
+}
+
+function echo(api: PlauderClient["api"], text: string) {
+  return new Promise<{ text: string }>((resolve, reject) => {
+    api.realtime.echo.subscribe({ text }, { onData: resolve, onError: reject });
+  });
+}
+
+describe("procedures", () => {
+  it("ping answers with the client's time, the server's time and the instance", async () => {
+    const client = await typed(anna);
+    const sent = Date.now();
+    const pong = await ping(client.api);
+    expect(pong.clientTime).toBeLessThanOrEqual(Date.now());
+    expect(pong.clientTime).toBeGreaterThanOrEqual(sent);
+    expect(pong.serverTime).toBeGreaterThanOrEqual(pong.clientTime - 1000);
+    expect(pong.instanceId).toBe("limits");
+  });
+
+  it("echo returns 4096 characters and refuses 4097 with BAD_REQUEST", async () => {
+    const client = await typed(anna);
+    const text = "ä".repeat(4096);
+    expect((await echo(client.api, text)).text).toBe(text);
+    const error = await echo(client.api, `${text}x`).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TRPCClientError);
+    expect((error as TRPCClientError<AppRouter>).data?.code).toBe("BAD_REQUEST");
+    // The connection keeps working after the refusal.
+    expect((await echo(client.api, "still here")).text).toBe("still here");
+  });
+});
+
+describe("authentication", () => {
+  it("answers UNAUTHORIZED to anonymous, forged and expired tokens", async () => {
+    const { token: expired } = await issueAccessToken(
+      { id: anna.id, email: anna.email, name: anna.name },
+      Date.now() - 3_600_000,
+    );
+    const forged = `${anna.token.slice(0, -4)}AAAA`;
+    for (const token of [undefined, forged, expired, "not-a-token"]) {
+      const client = withToken(token);
+      try {
+        const error = await ping(client.api).catch((e: unknown) => e);
+        expect((error as TRPCClientError<AppRouter>).data?.code, String(token)).toBe("UNAUTHORIZED");
+        // health stays open to everyone
+        expect((await client.api.health.query()).instanceId).toBe("limits");
+      } finally {
+        client.close();
+      }
+    }
+  });
+
+  it("refuses a foreign Origin with 403 before the upgrade", async () => {
+    const refused = await rawSocket(instance.url, { origin: "https://evil.example" });
+    expect(refused.status).toBe(403);
+    const own = await rawSocket(instance.url, { origin: `http://localhost:${instance.port}` });
+    expect(own.socket).toBeDefined();
+    own.socket?.close();
+  });
+
+  it("never takes a token from the query string", async () => {
+    const url = `${instance.url.replace("http", "ws")}/api/trpc-ws?token=${anna.token}`;
+    const socket = new WebSocket(url);
+    await new Promise((resolve) => socket.once("open", resolve));
+    socket.send(JSON.stringify({ id: 1, method: "query", params: { path: "auth.me" } }));
+    const answer = await nextMessage(socket);
+    expect((answer.error as { data: { code: string } }).data.code).toBe("UNAUTHORIZED");
+    socket.close();
+  });
+});
+
+describe("limits", () => {
+  it("refuses a user's connection beyond MAX_CONNECTIONS_PER_USER with close 4029", async () => {
+    const bert = await newAccount(instance.url, "Bert");
+    const held = [await connect(instance.url, bert), await connect(instance.url, bert)];
+    await Promise.all(held.map((c) => ping(c.api)));
+    const { socket } = await rawSocket(instance.url, { connectionParams: true });
+    if (!socket) throw new Error("handshake failed");
+    const code = closed(socket);
+    const answer = nextMessage(socket);
+    socket.send(JSON.stringify({ method: "connectionParams", data: { token: bert.token } }));
+    expect(((await answer).error as { data: { code: string } }).data.code).toBe("TOO_MANY_REQUESTS");
+    expect(await code).toBe(4029);
+    // The two admitted connections keep working.
+    await Promise.all(held.map((c) => ping(c.api)));
+    await Promise.all(held.map((c) => c.close()));
+  });
+
+  it("closes a connection that sends an oversize frame with 1009, and only that one", async () => {
+    const bystander = await typed(anna);
+    const { socket } = await rawSocket(instance.url);
+    if (!socket) throw new Error("handshake failed");
+    const code = closed(socket);
+    socket.send("x".repeat(20_000));
+    expect(await code).toBe(1009);
+    expect((await ping(bystander.api)).instanceId).toBe("limits");
+  });
+
+  it("answers 503 at the upgrade once the instance holds MAX_CONNECTIONS", async () => {
+    const sockets: WebSocket[] = [];
+    let refusal: number | undefined;
+    for (let i = 0; i < 12 && refusal === undefined; i++) {
+      const handshake = await rawSocket(instance.url);
+      if (handshake.socket) sockets.push(handshake.socket);
+      else refusal = handshake.status;
+    }
+    expect(refusal).toBe(503);
+    for (const socket of sockets) socket.close();
+    await Promise.all(sockets.map(closed));
+    await new Promise((r) => setTimeout(r, 200));
+    // Room again once connections close.
+    const again = await rawSocket(instance.url);
+    expect(again.socket).toBeDefined();
+    again.socket?.close();
+  });
+
+  it("rate limits publishing with TOO_MANY_REQUESTS and retryAfter", async () => {
+    const carla = await newAccount(instance.url, "Carla");
+    const client = await typed(carla);
+    for (let i = 0; i < 3; i++) await client.api.realtime.publish.mutate({ text: `allowed ${i}` });
+    const error = await client.api.realtime.publish.mutate({ text: "one too many" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TRPCClientError);
+    const data = (error as TRPCClientError<AppRouter>).data as { code: string; retryAfter?: number };
+    expect(data.code).toBe("TOO_MANY_REQUESTS");
+    expect(data.retryAfter).toBeGreaterThan(0);
+    expect(data.retryAfter).toBeLessThanOrEqual(30);
+    // Someone else is not affected.
+    await (await typed(anna)).api.realtime.publish.mutate({ text: "anna is fine" });
+  });
+});

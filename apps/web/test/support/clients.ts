@@ -1,0 +1,89 @@
+import { randomUUID } from "node:crypto";
+import type { Broadcast } from "@plauder/api";
+import { createPlauderClient, type PlauderClient } from "@plauder/client";
+
+export type Account = { email: string; password: string; name: string; id: string; token: string };
+
+/** Registers a new person over HTTP tRPC and signs in for a token. */
+export async function newAccount(baseUrl: string, name = "Tester"): Promise<Account> {
+  const email = `${name.toLowerCase()}-${randomUUID().slice(0, 8)}@example.com`;
+  const password = "correct horse battery";
+  const registered = await fetch(`${baseUrl}/api/trpc/auth.register`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password, name }),
+  });
+  if (!registered.ok) throw new Error(`registration failed: ${registered.status} ${await registered.text()}`);
+  const login = await fetch(`${baseUrl}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+  const body = (await login.json()) as { token: string; user: { id: string } };
+  return { email, password, name, id: body.user.id, token: body.token };
+}
+
+/** A typed client on one instance, retrying quickly so tests do not wait on production backoff. */
+export function connect(baseUrl: string, account: Account): Promise<PlauderClient> {
+  return createPlauderClient({ url: baseUrl, token: account.token, retryDelayMs: () => 200 });
+}
+
+/** Publishes over HTTP tRPC (the path a server-side job would take). */
+export async function publishOverHttp(baseUrl: string, token: string, text: string): Promise<{ id: string }> {
+  const response = await fetch(`${baseUrl}/api/trpc/realtime.publish`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({ text }),
+  });
+  const body = (await response.json()) as { result?: { data: { id: string } }; error?: unknown };
+  if (!body.result) throw new Error(`publish failed: ${JSON.stringify(body.error)}`);
+  return body.result.data;
+}
+
+/** A broadcast subscription that records what arrives, in arrival order. */
+export type Recorder = {
+  received: Broadcast[];
+  ids(): string[];
+  /** Resolves once `count` broadcasts have arrived; rejects after `timeoutMs`. */
+  waitFor(count: number, timeoutMs?: number): Promise<void>;
+  /** Resolves once the subscription has been started by the server. */
+  started: Promise<void>;
+  stop(): void;
+};
+
+export function record(client: PlauderClient, lastEventId?: string): Recorder {
+  const received: Broadcast[] = [];
+  let failure: Error | null = null;
+  let markStarted: () => void = () => {};
+  const started = new Promise<void>((resolve) => {
+    markStarted = resolve;
+  });
+  const subscription = client.api.realtime.broadcast.subscribe(lastEventId ? { lastEventId } : {}, {
+    onStarted: () => markStarted(),
+    onData: (event) => received.push(event.data),
+    onError: (error) => {
+      failure = error;
+    },
+  });
+  return {
+    received,
+    ids: () => received.map((b) => b.id),
+    started,
+    async waitFor(count, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (received.length < count) {
+        if (failure) throw new Error(`the subscription failed after ${received.length} broadcasts: ${failure.message}`);
+        if (Date.now() > deadline) throw new Error(`expected ${count} broadcasts, got ${received.length}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+    stop: () => subscription.unsubscribe(),
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Asserts a list of ids is strictly increasing with no repeats (one global order, exactly once). */
+export function strictlyIncreasing(ids: string[]): boolean {
+  return ids.every((id, i) => i === 0 || Number(id) > Number(ids[i - 1]));
+}

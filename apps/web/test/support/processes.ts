@@ -1,0 +1,179 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const appDir = join(dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** A port nobody listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, alive = () => true) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!alive()) throw new Error(`${what}: the process exited`);
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what}: not ready after ${timeoutMs} ms`);
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection(port, "127.0.0.1", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on("error", () => resolve(false));
+  });
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+}
+
+/** A Redis server of the test's own, so the test may stop and restart it without touching anyone else's. */
+export type TestRedis = { url: string; stop(): Promise<void>; start(): Promise<void> };
+
+export async function startRedis(): Promise<TestRedis> {
+  const port = await freePort();
+  let child: ChildProcess | null = null;
+  const start = async () => {
+    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+      stdio: "ignore",
+    });
+    const current = child;
+    await waitUntil(
+      "redis",
+      () => portOpen(port),
+      10_000,
+      () => current.exitCode === null,
+    );
+  };
+  await start();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    async stop() {
+      if (!child) return;
+      const current = child;
+      child = null;
+      current.kill("SIGKILL");
+      await exited(current);
+    },
+    start,
+  };
+}
+
+export type InstanceOptions = {
+  id: string;
+  env: Record<string, string | undefined>;
+  port?: number;
+};
+
+/** One real Plauder server process (the production build, started as `npm start` does). */
+export type Instance = {
+  id: string;
+  port: number;
+  url: string;
+  /** Everything the process printed, for assertions and for debugging failures. */
+  output(): string;
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Starts it again on the same port with the same settings. */
+  start(): Promise<void>;
+  running(): boolean;
+};
+
+export async function startInstance(options: InstanceOptions): Promise<Instance> {
+  const port = options.port ?? (await freePort());
+  const url = `http://127.0.0.1:${port}`;
+  let child: ChildProcess | null = null;
+  let log = "";
+  const start = async () => {
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: "production",
+      NEXT_TELEMETRY_DISABLED: "1",
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      APP_URL: `http://localhost:${port}`,
+      INSTANCE_ID: options.id,
+      LOG_LEVEL: "warn",
+      SHUTDOWN_GRACE_MS: "1000",
+      ...options.env,
+    };
+    for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
+    child = spawn(process.execPath, ["--import", "tsx", "server.ts"], { cwd: appDir, env, stdio: "pipe" });
+    child.stdout?.on("data", (chunk: Buffer) => {
+      log += chunk.toString();
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      log += chunk.toString();
+    });
+    const current = child;
+    await waitUntil(
+      `instance ${options.id}`,
+      async () => (await fetch(`${url}/api/health`)).status < 500,
+      60_000,
+      () => current.exitCode === null && current.signalCode === null,
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}\n${log}`);
+    });
+  };
+  await start();
+  return {
+    id: options.id,
+    port,
+    url,
+    output: () => log,
+    async stop(signal = "SIGTERM") {
+      if (!child) return null;
+      const current = child;
+      child = null;
+      current.kill(signal);
+      return exited(current);
+    },
+    start,
+    running: () => child !== null,
+  };
+}
+
+/** Starts a process and collects its output until it exits (for servers expected to refuse to start). */
+export function runToExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "server.ts"], {
+    cwd: appDir,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: "production",
+      NEXT_TELEMETRY_DISABLED: "1",
+      ...env,
+    },
+    stdio: "pipe",
+  });
+  let output = "";
+  child.stdout.on("data", (c: Buffer) => {
+    output += c.toString();
+  });
+  child.stderr.on("data", (c: Buffer) => {
+    output += c.toString();
+  });
+  return new Promise((resolve) => child.once("exit", (code) => resolve({ code, output })));
+}
+
+export const tempDataDir = () => mkdtempSync(join(tmpdir(), "plauder-it-"));
+export const uniquePrefix = () => `plauder-it-${randomUUID()}:`;

@@ -1,0 +1,11 @@
+/** WebSocket close codes this server uses (also listed in docs/realtime.md). */
+export const closeCodes = {
+  /** The server is shutting down; reconnect (to another instance). */
+  goingAway: { code: 1001, reason: "Server shutting down" },
+  /** An inbound frame exceeded WS_MAX_PAYLOAD (sent by ws itself). */
+  messageTooBig: { code: 1009, reason: "Message too big" },
+  /** The client did not read fast enough: its unsent data exceeded WS_MAX_BUFFERED. */
+  slowConsumer: { code: 1013, reason: "Slow consumer: too much unsent data" },
+  /** The user already holds MAX_CONNECTIONS_PER_USER connections on this instance. */
+  tooManyForUser: { code: 4029, reason: "Too many connections for this user" },
+} as const;

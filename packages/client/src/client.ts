@@ -1,0 +1,67 @@
+import type { AppRouter } from "@plauder/api";
+import { createTRPCClient, createWSClient, type TRPCClient, wsLink } from "@trpc/client";
+import WebSocket from "ws";
+import { type LoginResponse, login, websocketUrl } from "./login";
+
+export type PlauderClientOptions = (
+  | { url: string; email: string; password: string }
+  | { url: string; token: string }
+) & {
+  /** Delay before reconnect attempt `n` (0-based). Default: exponential from 500 ms to 15 s, with jitter. */
+  retryDelayMs?: (attempt: number) => number;
+  /** Called when the socket opens or closes (connection status in CLIs and tests). */
+  onOpen?: () => void;
+  onClose?: (cause?: { code?: number }) => void;
+};
+
+export type PlauderClient = {
+  /** The typed tRPC client: `ping`, `echo`, `broadcast` subscriptions, `publish`, `health`, `auth.me`. */
+  api: TRPCClient<AppRouter>;
+  /** Closes the socket and stops reconnecting. */
+  close(): Promise<void>;
+};
+
+/** Exponential backoff with full jitter, so clients dropped together do not return together. */
+export function jitteredBackoff(attempt: number, baseMs = 500, maxMs = 15_000): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** attempt);
+  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+}
+
+// Renew a little before expiry, so a reconnect never presents a token that expires in flight.
+const renewMarginMs = 30_000;
+
+/**
+ * A typed client over one WebSocket. With email and password it signs in first and signs in again
+ * whenever it reconnects with an expiring token; with a token it uses that one. The token travels in
+ * the connection's first message (`connectionParams`), never in the URL.
+ */
+export async function createPlauderClient(options: PlauderClientOptions): Promise<PlauderClient> {
+  let session: LoginResponse | null = null;
+  if ("email" in options) session = await login(options.url, options.email, options.password);
+  const fixedToken = "token" in options ? options.token : null;
+
+  const currentToken = async (): Promise<string> => {
+    if (fixedToken !== null) return fixedToken;
+    if ("email" in options && (!session || session.expiresAt - Date.now() < renewMarginMs)) {
+      session = await login(options.url, options.email, options.password);
+    }
+    return (session as LoginResponse).token;
+  };
+
+  const wsClient = createWSClient({
+    url: websocketUrl(options.url),
+    // Node 20 has no global WebSocket; ws implements the same interface.
+    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    connectionParams: async () => ({ token: await currentToken() }),
+    retryDelayMs: options.retryDelayMs ?? jitteredBackoff,
+    onOpen: options.onOpen,
+    onClose: options.onClose,
+  });
+  const api = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient })] });
+  return {
+    api,
+    async close() {
+      await wsClient.close();
+    },
+  };
+}

@@ -1,0 +1,8 @@
+export { createPlauderClient, jitteredBackoff, type PlauderClient, type PlauderClientOptions } from "./client";
+export {
+  InvalidCredentialsError,
+  PlauderClientError,
+  RateLimitedError,
+  ServerUnreachableError,
+} from "./errors";
+export { httpBase, type LoginResponse, login, websocketUrl } from "./login";
