@@ -111,7 +111,9 @@ try {
     "",
     "| scenario | deliveries | p50 ms | p99 ms | max ms |",
     "|---|---|---|---|---|",
-    ...results.map((r) => `| ${r.scenario} | ${r.deliveries}/${r.expected} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.max)} |`),
+    ...results.map(
+      (r) => `| ${r.scenario} | ${r.deliveries}/${r.expected} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.max)} |`,
+    ),
   ];
   console.log(lines.join("\n"));
   if (values.out) writeFileSync(values.out, `${lines.join("\n")}\n`);

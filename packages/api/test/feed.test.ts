@@ -2,11 +2,11 @@ import { randomUUID } from "node:crypto";
 import { type DatabaseHandle, openDatabase, users } from "@plauder/db";
 import { migrateDatabase } from "@plauder/db/migrate";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { Bus, BusState } from "../src/bus/index";
 import { BroadcastFeed } from "../src/broadcasts/feed";
 import { Inbox } from "../src/broadcasts/inbox";
 import { BroadcastStore } from "../src/broadcasts/store";
 import type { Broadcast } from "../src/broadcasts/types";
+import type { Bus, BusState } from "../src/bus/index";
 
 let database: DatabaseHandle;
 let store: BroadcastStore;
