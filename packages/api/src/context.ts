@@ -6,6 +6,8 @@ import type { WebSocket } from "ws";
 export type Connection = {
   id: string;
   socket: WebSocket;
+  /** When the socket opened (epoch ms). */
+  connectedAt: number;
   /** Closes the connection because it does not read fast enough (1013). */
   closeAsSlowConsumer(): void;
 };

@@ -4,5 +4,6 @@ export { type Context, createHttpContext } from "./context";
 export { tooManyRequests } from "./errors";
 export { getHealth, type Health } from "./health";
 export { metrics } from "./metrics";
+export type { PresenceEvent, PresentUser } from "./presence/index";
 export { type AppRouter, appRouter, createCaller } from "./root";
 export { logProcedureError } from "./trpc";

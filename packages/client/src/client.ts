@@ -1,6 +1,10 @@
 import type { AppRouter } from "@plauder/api";
 import { createTRPCClient, createWSClient, type TRPCClient, wsLink } from "@trpc/client";
 import WebSocket from "ws";
+import { jitteredBackoff } from "./backoff";
+
+export { jitteredBackoff };
+
 import { type LoginResponse, login, websocketUrl } from "./login";
 
 export type PlauderClientOptions = (
@@ -20,12 +24,6 @@ export type PlauderClient = {
   /** Closes the socket and stops reconnecting. */
   close(): Promise<void>;
 };
-
-/** Exponential backoff with full jitter, so clients dropped together do not return together. */
-export function jitteredBackoff(attempt: number, baseMs = 500, maxMs = 15_000): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** attempt);
-  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-}
 
 // Renew a little before expiry, so a reconnect never presents a token that expires in flight.
 const renewMarginMs = 30_000;

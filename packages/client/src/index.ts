@@ -1,4 +1,5 @@
-export { createPlauderClient, jitteredBackoff, type PlauderClient, type PlauderClientOptions } from "./client";
+export { jitteredBackoff } from "./backoff";
+export { createPlauderClient, type PlauderClient, type PlauderClientOptions } from "./client";
 export {
   InvalidCredentialsError,
   PlauderClientError,

@@ -1,5 +1,6 @@
 import type { Metadata, Viewport } from "next";
 import type { ReactNode } from "react";
+import { auth } from "~/auth";
 import { AppShell } from "~/components/app-shell";
 import { TRPCReactProvider } from "~/trpc/react";
 import "./globals.css";
@@ -11,12 +12,15 @@ export const metadata: Metadata = {
 
 export const viewport: Viewport = { width: "device-width", initialScale: 1, themeColor: "#0f766e" };
 
-export default function RootLayout({ children }: { children: ReactNode }) {
+export default async function RootLayout({ children }: { children: ReactNode }) {
+  const session = await auth();
+  const user = session?.user ? { name: session.user.name ?? "", email: session.user.email ?? "" } : null;
   return (
     <html lang="en">
       <body>
-        <TRPCReactProvider>
-          <AppShell>{children}</AppShell>
+        {/* Keyed by the user: signing in or out starts a fresh client and realtime connection. */}
+        <TRPCReactProvider key={session?.user.id ?? "signed-out"} signedIn={user !== null}>
+          <AppShell user={user}>{children}</AppShell>
         </TRPCReactProvider>
       </body>
     </html>

@@ -1,12 +1,10 @@
 import Link from "next/link";
 import type { ReactNode } from "react";
-import { auth } from "~/auth";
+import { ConnectionBadge } from "./connection-badge";
 import { LogoutButton } from "./logout-button";
 
-/** The frame around every page: brand, navigation and who is signed in. */
-export async function AppShell({ children }: { children: ReactNode }) {
-  const session = await auth();
-  const user = session?.user;
+/** The frame around every page: brand, navigation, realtime status and who is signed in. */
+export function AppShell({ children, user }: { children: ReactNode; user: { name: string; email: string } | null }) {
   return (
     <>
       <a className="skip-link" href="#main">
@@ -14,11 +12,11 @@ export async function AppShell({ children }: { children: ReactNode }) {
       </a>
       <header className="shell-header">
         <nav className="shell-nav" aria-label="Main">
-          <Link href="/" className="brand">
+          <Link href="/" className="brand" aria-label="Plauder home">
             <span className="brand-mark" aria-hidden="true">
               P
             </span>
-            Plauder
+            <span className="brand-text">Plauder</span>
           </Link>
           <Link href="/test-websocket" className="nav-link">
             Console
@@ -26,6 +24,7 @@ export async function AppShell({ children }: { children: ReactNode }) {
           <div className="shell-user">
             {user ? (
               <>
+                <ConnectionBadge />
                 <span className="user-name" title={user.email ?? undefined}>
                   <span className="sr-only">Signed in as </span>
                   {user.name}

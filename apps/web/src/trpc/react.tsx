@@ -2,20 +2,50 @@
 
 import type { AppRouter } from "@plauder/api";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { httpBatchLink } from "@trpc/client";
+import { httpBatchLink, splitLink, wsLink } from "@trpc/client";
 import { createTRPCReact } from "@trpc/react-query";
-import { type ReactNode, useState } from "react";
+import { type ReactNode, useEffect, useState } from "react";
+import { RealtimeConnection, realtimeUrl } from "~/realtime/connection";
+import { RealtimeProvider } from "~/realtime/context";
 
 /** The generated, fully typed React hooks for every procedure of the app router. */
 export const api = createTRPCReact<AppRouter>();
 
-/** Provides the tRPC client and its query cache to the page tree. */
-export function TRPCReactProvider({ children }: { children: ReactNode }) {
+/**
+ * Provides the tRPC client and its query cache. Everything under `realtime.*` (subscriptions and
+ * `publish`) travels over the page's one WebSocket, so a publish and the broadcasts it causes share
+ * one ordered connection; other queries and mutations (registration, health) use HTTP, which works
+ * signed out and caches like any request. Signed out, no WebSocket is opened at all.
+ */
+export function TRPCReactProvider({ children, signedIn }: { children: ReactNode; signedIn: boolean }) {
   const [queryClient] = useState(() => new QueryClient({ defaultOptions: { queries: { staleTime: 5_000 } } }));
-  const [trpcClient] = useState(() => api.createClient({ links: [httpBatchLink({ url: "/api/trpc" })] }));
+  const [{ connection, trpcClient }] = useState(() => {
+    const connection =
+      signedIn && typeof window !== "undefined" ? new RealtimeConnection({ url: realtimeUrl() }) : null;
+    const http = httpBatchLink({ url: "/api/trpc" });
+    const trpcClient = api.createClient({
+      links: [
+        connection
+          ? splitLink({
+              condition: (op) => op.type === "subscription" || op.path.startsWith("realtime."),
+              true: wsLink({ client: connection.proxy() }),
+              false: http,
+            })
+          : http,
+      ],
+    });
+    connection?.attach(trpcClient);
+    return { connection, trpcClient };
+  });
+  useEffect(() => {
+    connection?.start();
+    return () => connection?.dispose();
+  }, [connection]);
   return (
-    <api.Provider client={trpcClient} queryClient={queryClient}>
-      <QueryClientProvider client={queryClient}>{children}</QueryClientProvider>
-    </api.Provider>
+    <RealtimeProvider connection={connection}>
+      <api.Provider client={trpcClient} queryClient={queryClient}>
+        <QueryClientProvider client={queryClient}>{children}</QueryClientProvider>
+      </api.Provider>
+    </RealtimeProvider>
   );
 }

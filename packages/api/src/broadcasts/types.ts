@@ -7,6 +7,8 @@ export type Broadcast = {
   sender: { id: string; name: string };
   sentAt: number;
   instanceId: string;
+  /** Set on broadcasts a resumed subscription replays from the store (missed while away). */
+  replayed?: true;
 };
 
 /** Checks broadcasts arriving from the bus: another instance (or anything with access to Redis) wrote them. */

@@ -6,6 +6,7 @@ import { getBroadcastFeed, getBroadcastStore, publishBroadcast } from "../broadc
 import { type Broadcast, idNumber } from "../broadcasts/types";
 import type { Context } from "../context";
 import { metrics } from "../metrics";
+import { getPresence, type PresenceEvent } from "../presence/index";
 import { protectedProcedure } from "../trpc";
 
 const text = z.string().min(1, "Text must not be empty").max(4096, "Text must be at most 4096 characters");
@@ -85,7 +86,7 @@ export const realtimeRouter = {
             for (const broadcast of page) {
               lastSent = idNumber(broadcast);
               counter.sent();
-              yield tracked(broadcast.id, broadcast);
+              yield tracked(broadcast.id, { ...broadcast, replayed: true as const });
             }
             if (page.length < replayPage || abort.aborted) break;
           }
@@ -102,6 +103,40 @@ export const realtimeRouter = {
         counter.done();
       }
     }),
+
+  /**
+   * Who is online on any instance: a snapshot first, then `join` and `leave` events. A person with
+   * several tabs or devices is one entry.
+   */
+  presence: protectedProcedure.subscription(async function* ({ signal }) {
+    const presence = getPresence();
+    const abort = signal ?? new AbortController().signal;
+    const inbox = new Inbox<PresenceEvent>(inboxLimit, () => {});
+    // Listen before taking the snapshot: an event in between repeats what the snapshot says, which
+    // clients apply idempotently, instead of being lost.
+    const stop = presence.onChange((event) => inbox.push(event));
+    const counter = count("presence");
+    try {
+      const snapshot: PresenceEvent = { type: "snapshot", users: presence.users() };
+      counter.sent();
+      yield snapshot;
+      for await (const event of inbox.drain(abort)) {
+        counter.sent();
+        yield event;
+      }
+    } finally {
+      stop();
+      counter.done();
+    }
+  }),
+
+  /** This connection as the server sees it (the console's info panel). */
+  session: protectedProcedure.query(({ ctx }) => ({
+    connectionId: ctx.connection?.id ?? null,
+    connectedAt: ctx.connection?.connectedAt ?? null,
+    instanceId: ctx.instanceId,
+    user: ctx.user,
+  })),
 
   /** Stores a broadcast and fans it out; resolves with its id once it is durable. */
   publish: protectedProcedure

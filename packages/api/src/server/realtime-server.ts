@@ -9,6 +9,7 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { getBroadcastFeed } from "../broadcasts/service";
 import type { Connection, Context } from "../context";
 import { metrics } from "../metrics";
+import { getPresence } from "../presence/index";
 import { appRouter } from "../root";
 import { logProcedureError } from "../trpc";
 import { closeCodes } from "./close-codes";
@@ -36,7 +37,7 @@ export type RealtimeServer = {
   close(graceMs?: number): Promise<void>;
 };
 
-type Upgrade = { connectionId: string; cookieUser: AuthUser | null };
+type Upgrade = { connectionId: string; cookieUser: AuthUser | null; connectedAt: number };
 
 function refuse(socket: Duplex, status: number, reason: string): void {
   socket.end(
@@ -61,11 +62,17 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   getBroadcastFeed()
     .start()
     .catch((error: Error) => log.error({ err: error.message }, "broadcast feed failed to start"));
+  const presence = getPresence();
+  presence.start().catch((error: Error) => log.error({ err: error.message }, "presence failed to start"));
+  // Who each authenticated socket counts as in presence, so its close can be counted off.
+  const presentAs = new WeakMap<WebSocket, string>();
 
-  function connectionOf(socket: WebSocket, connectionId: string): Connection {
+  function connectionOf(socket: WebSocket, upgrade: Upgrade): Connection {
+    const connectionId = upgrade.connectionId;
     return {
       id: connectionId,
       socket,
+      connectedAt: upgrade.connectedAt,
       closeAsSlowConsumer() {
         if (socket.readyState !== socket.OPEN) return;
         metrics().slowConsumers.inc();
@@ -91,7 +98,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       logProcedureError(failure);
     },
     async createContext({ req, res: socket, info }): Promise<Context> {
-      const upgrade = upgrades.get(req) ?? { connectionId: "unknown", cookieUser: null };
+      const upgrade = upgrades.get(req) ?? { connectionId: "unknown", cookieUser: null, connectedAt: Date.now() };
       // A token in connectionParams (typed clients) wins over the cookie (browsers).
       const token = info.connectionParams?.token;
       let user = upgrade.cookieUser;
@@ -109,12 +116,16 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
         { conn: upgrade.connectionId, user: user?.id ?? null, via: token !== undefined ? "token" : "cookie" },
         "connection authenticated",
       );
+      if (user && socket.readyState === socket.OPEN && !presentAs.has(socket)) {
+        presentAs.set(socket, user.id);
+        presence.connect({ id: user.id, name: user.name });
+      }
       return {
         user,
         instanceId: getInstanceId(),
         clientAddress: clientAddressOf(req),
         transport: "ws",
-        connection: connectionOf(socket, upgrade.connectionId),
+        connection: connectionOf(socket, upgrade),
       };
     },
   });
@@ -127,6 +138,8 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     socket.on("message", () => metrics().messagesIn.inc());
     socket.on("close", (code) => {
       untrack();
+      const presentUser = presentAs.get(socket);
+      if (presentUser) presence.disconnect(presentUser);
       perUser.remove(connectionId);
       log.info({ conn: connectionId, code }, "connection closed");
     });
@@ -148,7 +161,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
         return refuse(socket, 429, closeCodes.tooManyForUser.reason);
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
-        upgrades.set(req, { connectionId, cookieUser });
+        upgrades.set(req, { connectionId, cookieUser, connectedAt: Date.now() });
         wss.emit("connection", ws, req);
       });
     },
@@ -162,7 +175,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       await new Promise((r) => setTimeout(r, 200));
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
-      await getBroadcastFeed().stop();
+      await Promise.allSettled([getBroadcastFeed().stop(), presence.stop()]);
     },
   };
 }

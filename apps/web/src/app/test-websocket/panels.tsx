@@ -1,0 +1,314 @@
+"use client";
+
+import type { Broadcast, PresentUser } from "@plauder/api";
+import { type FormEvent, useEffect, useId, useMemo, useRef, useState } from "react";
+import type { ConnectionStatus, RealtimeConnection } from "~/realtime/connection";
+import { api } from "~/trpc/react";
+import type { LogKind } from "./message-log";
+import { RttChart } from "./rtt-chart";
+import { formatMs, formatTime, percentile } from "./stats";
+
+export type AddLog = (kind: LogKind, text: string) => void;
+
+const maxEchoLength = 4096;
+
+/** A readable sentence for a tRPC error: the field's validation message when there is one. */
+export function errorMessage(error: unknown): string {
+  const data = (error as { data?: { fieldErrors?: Record<string, string[] | undefined>; retryAfter?: number } }).data;
+  const field = data?.fieldErrors && Object.values(data.fieldErrors).find((messages) => messages?.length)?.[0];
+  if (field) return field;
+  if (data?.retryAfter) return `${(error as Error).message}: try again in ${data.retryAfter}s`;
+  return (error as Error).message || "Something went wrong";
+}
+
+export function ConnectionPanel({ status, user }: { status: ConnectionStatus | null; user: { name: string } }) {
+  const rows: Array<[string, string]> = [
+    ["Connection", status?.connectionId ?? "–"],
+    ["Instance", status?.instanceId ?? "–"],
+    ["User", user.name],
+    ["Connected since", status?.connectedSince ? formatTime(status.connectedSince) : "–"],
+    ["Reconnect attempts", status ? `${status.attempt} now · ${status.reconnects} reconnects` : "–"],
+    [
+      "Last heartbeat",
+      status?.lastHeartbeat ? `${formatTime(status.lastHeartbeat)} (${formatMs(status.lastHeartbeatRtt)})` : "–",
+    ],
+  ];
+  return (
+    <section className="panel" aria-labelledby="info-heading">
+      <h2 id="info-heading">Connection</h2>
+      <dl className="info" data-testid="connection-info">
+        {rows.map(([label, value]) => (
+          <div key={label}>
+            <dt>{label}</dt>
+            <dd>{value}</dd>
+          </div>
+        ))}
+      </dl>
+    </section>
+  );
+}
+
+export function PingPanel({
+  connection,
+  online,
+  addLog,
+}: {
+  connection: RealtimeConnection;
+  online: boolean;
+  addLog: AddLog;
+}) {
+  const [samples, setSamples] = useState<number[]>([]);
+  const [continuous, setContinuous] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const inFlight = useRef(false);
+
+  const ping = () => {
+    if (inFlight.current) return;
+    inFlight.current = true;
+    const started = performance.now();
+    addLog("sent", "ping");
+    const subscription = connection.api.realtime.ping.subscribe(
+      { clientTime: Date.now() },
+      {
+        onData: (pong) => {
+          const rtt = performance.now() - started;
+          setSamples((previous) => [...previous.slice(-59), rtt]);
+          setError(null);
+          addLog("received", `pong from ${pong.instanceId} in ${formatMs(rtt)}`);
+        },
+        onError: (cause) => {
+          setError(errorMessage(cause));
+          subscription.unsubscribe();
+          inFlight.current = false;
+        },
+        onComplete: () => {
+          inFlight.current = false;
+        },
+      },
+    );
+  };
+  const pingRef = useRef(ping);
+  pingRef.current = ping;
+
+  useEffect(() => {
+    if (!continuous || !online) return;
+    const timer = setInterval(() => pingRef.current(), 1_000);
+    return () => clearInterval(timer);
+  }, [continuous, online]);
+
+  const last = samples.at(-1) ?? null;
+  return (
+    <section className="panel" aria-labelledby="ping-heading">
+      <h2 id="ping-heading">Ping</h2>
+      <div className="row">
+        <button type="button" className="button" onClick={ping} disabled={!online}>
+          Ping
+        </button>
+        <label className="toggle">
+          <input type="checkbox" checked={continuous} onChange={(event) => setContinuous(event.target.checked)} />
+          Continuous (1/s)
+        </label>
+      </div>
+      <p className="metric">
+        <span>Last RTT</span> <strong data-testid="last-rtt">{formatMs(last)}</strong>
+        <span>p50</span> <strong>{formatMs(percentile(samples, 50))}</strong>
+        <span>p99</span> <strong>{formatMs(percentile(samples, 99))}</strong>
+      </p>
+      <RttChart samples={samples} />
+      {error && (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
+
+export function EchoPanel({
+  connection,
+  online,
+  addLog,
+}: {
+  connection: RealtimeConnection;
+  online: boolean;
+  addLog: AddLog;
+}) {
+  const [text, setText] = useState("Hallo, wie geht's?");
+  const [echoed, setEchoed] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const inputId = useId();
+
+  const send = (event: FormEvent) => {
+    event.preventDefault();
+    setError(null);
+    addLog("sent", `echo: ${text.slice(0, 80)}${text.length > 80 ? "…" : ""}`);
+    const subscription = connection.api.realtime.echo.subscribe(
+      { text },
+      {
+        onData: (reply) => {
+          setEchoed(reply.text);
+          addLog("received", `echo from ${reply.instanceId}: ${reply.text.slice(0, 80)}`);
+        },
+        onError: (cause) => {
+          setError(errorMessage(cause));
+          addLog("system", `echo refused: ${errorMessage(cause)}`);
+          subscription.unsubscribe();
+        },
+      },
+    );
+  };
+
+  const tooLong = text.length > maxEchoLength;
+  return (
+    <section className="panel" aria-labelledby="echo-heading">
+      <h2 id="echo-heading">Echo</h2>
+      <form onSubmit={send} className="stack-sm">
+        <label htmlFor={inputId}>Text to echo</label>
+        <textarea
+          id={inputId}
+          className="input"
+          rows={2}
+          value={text}
+          onChange={(event) => setText(event.target.value)}
+          aria-describedby={`${inputId}-count`}
+        />
+        <div className="row row-between">
+          <span id={`${inputId}-count`} className={tooLong ? "count count-over" : "count"}>
+            {text.length} / {maxEchoLength}
+          </span>
+          <button type="submit" className="button" disabled={!online || text.length === 0}>
+            Echo
+          </button>
+        </div>
+      </form>
+      {echoed !== null && (
+        <p className="echoed" data-testid="echo-result">
+          {echoed}
+        </p>
+      )}
+      {error && (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
+
+export type ShownBroadcast = Broadcast & { receivedAt: number };
+
+export function BroadcastPanel({
+  online,
+  broadcasts,
+  lastIdRef,
+  onBroadcast,
+  addLog,
+}: {
+  online: boolean;
+  broadcasts: ShownBroadcast[];
+  lastIdRef: React.RefObject<string | null>;
+  onBroadcast: (broadcast: Broadcast) => void;
+  addLog: AddLog;
+}) {
+  const [text, setText] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const inputId = useId();
+  // Read once per mount: after a manual reconnect the panel remounts and resumes from here.
+  const input = useMemo(() => ({ lastEventId: lastIdRef.current }), [lastIdRef]);
+  api.realtime.broadcast.useSubscription(input, {
+    enabled: online,
+    onData: (event) => {
+      lastIdRef.current = event.id;
+      onBroadcast(event.data);
+    },
+    onError: (cause) => addLog("system", `broadcast subscription: ${errorMessage(cause)}`),
+  });
+  const publish = api.realtime.publish.useMutation({
+    onSuccess: (ack) => addLog("sent", `broadcast #${ack.id}`),
+    onError: (cause) => setError(errorMessage(cause)),
+  });
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    if (!text.trim()) return;
+    setError(null);
+    publish.mutate({ text }, { onSuccess: () => setText("") });
+  };
+
+  return (
+    <section className="panel panel-tall" aria-labelledby="broadcast-heading">
+      <h2 id="broadcast-heading">Broadcasts</h2>
+      <ol className="broadcasts" data-testid="broadcasts">
+        {broadcasts.length === 0 && <li className="muted">No broadcasts yet. Say hello!</li>}
+        {broadcasts.map((b) => (
+          <li key={`${b.id}-${b.receivedAt}`} className="broadcast" data-broadcast-id={b.id}>
+            <div className="broadcast-meta">
+              <strong>{b.sender.name}</strong>
+              <time dateTime={new Date(b.sentAt).toISOString()}>{formatTime(b.sentAt)}</time>
+              <span className="muted">
+                #{b.id} · {b.instanceId}
+              </span>
+              {b.replayed && <span className="tag">replayed</span>}
+            </div>
+            <p className="broadcast-text">{b.text}</p>
+          </li>
+        ))}
+      </ol>
+      <form onSubmit={submit} className="row">
+        <label htmlFor={inputId} className="sr-only">
+          Broadcast message
+        </label>
+        <input
+          id={inputId}
+          className="input grow"
+          placeholder="Message everyone…"
+          value={text}
+          maxLength={maxEchoLength}
+          onChange={(event) => setText(event.target.value)}
+        />
+        <button type="submit" className="button" disabled={!online || publish.isPending || !text.trim()}>
+          Send
+        </button>
+      </form>
+      {error && (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
+
+export function PresencePanel({ online, me }: { online: boolean; me: string }) {
+  const [people, setPeople] = useState<Map<string, PresentUser>>(new Map());
+  api.realtime.presence.useSubscription(undefined, {
+    enabled: online,
+    onData: (event) => {
+      setPeople((previous) => {
+        if (event.type === "snapshot") return new Map(event.users.map((user) => [user.id, user]));
+        const next = new Map(previous);
+        if (event.type === "join") next.set(event.user.id, event.user);
+        else next.delete(event.user.id);
+        return next;
+      });
+    },
+  });
+  const sorted = [...people.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return (
+    <section className="panel" aria-labelledby="presence-heading">
+      <h2 id="presence-heading">
+        Online <span className="count-pill">{sorted.length}</span>
+      </h2>
+      <ul className="presence" data-testid="presence">
+        {sorted.length === 0 && <li className="muted">Nobody yet.</li>}
+        {sorted.map((person) => (
+          <li key={person.id}>
+            <span className="presence-dot" aria-hidden="true" />
+            {person.name}
+            {person.id === me && <span className="muted"> (you)</span>}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
