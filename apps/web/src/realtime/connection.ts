@@ -78,7 +78,7 @@ export class RealtimeConnection {
 
   /** A stand-in wsClient that forwards to the current one, so links survive a manual reconnect. */
   proxy(): WsClient {
-    // biome-ignore lint/complexity/noUselessThisAlias: the getters below must not bind to the proxy object
+    // The getters below run with `this` bound to the returned object, so they read `self`.
     const self = this;
     return {
       request: (...args: Parameters<WsClient["request"]>) => self.current().request(...args),
