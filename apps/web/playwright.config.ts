@@ -2,6 +2,8 @@ import { defineConfig, devices } from "@playwright/test";
 
 const servicesPort = 3210;
 const embeddedPort = 3211;
+// The test harness's control endpoint (stop/start an instance); see e2e/serve.ts and e2e/ports.ts.
+const controlPort = 3299;
 
 // Debian's Chromium; Playwright's own browser download is not used.
 const chromium = {
@@ -35,14 +37,15 @@ export default defineConfig({
     { name: "services", use: { baseURL: `http://localhost:${servicesPort}` } },
     {
       name: "embedded",
-      testMatch: /(auth|api)\.spec\.ts/,
+      testMatch: /(auth|api|console)\.spec\.ts/,
       use: { baseURL: `http://localhost:${embeddedPort}` },
     },
   ],
   webServer: [
     {
-      command: `tsx e2e/serve.ts --services --port ${servicesPort}`,
-      url: `http://localhost:${servicesPort}/api/health`,
+      // Two instances (ports 3210 and 3212) sharing Redis and Postgres.
+      command: `tsx e2e/serve.ts --services --instances 2 --port ${servicesPort} --control ${controlPort}`,
+      url: `http://127.0.0.1:${controlPort}/ready`,
       timeout: 120_000,
       reuseExistingServer: false,
       gracefulShutdown: { signal: "SIGTERM", timeout: 15_000 },

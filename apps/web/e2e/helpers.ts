@@ -12,6 +12,21 @@ export function newPerson(name = "Anna"): Person {
   };
 }
 
+/**
+ * Collects uncaught page errors and console errors; the test asserts the list is empty at its end.
+ * `allow` names console errors a test expects (a WebSocket refused while its server is down).
+ */
+export function watchForErrors(page: Page, allow: RegExp[] = []): string[] {
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(`uncaught: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() !== "error") return;
+    const text = message.text();
+    if (!allow.some((pattern) => pattern.test(text))) errors.push(`console: ${text}`);
+  });
+  return errors;
+}
+
 /** Fails the test on any uncaught error in the page. */
 export function failOnPageErrors(page: Page): void {
   page.on("pageerror", (error) => {

@@ -125,6 +125,8 @@ export class RealtimeConnection {
     const ws = createWSClient({
       url: this.options.url,
       retryDelayMs: (attempt) => {
+        // A client that was replaced or closed still runs its retry timer once; it must not touch the status.
+        if (this.ws !== ws) return 0;
         if (attempt >= maxAttempts) {
           // Give up: closing stops wsLink's retry loop after this (zero) wait.
           queueMicrotask(() => this.goOffline(false, ws));
@@ -166,8 +168,9 @@ export class RealtimeConnection {
     if (!ws || ws !== this.ws) return;
     this.stopHeartbeat();
     this.ws = null;
-    void ws.close();
+    // Offline first: closing completes the subscriptions, and nothing reacting to that may reopen.
     this.update({ state: "offline", manual, nextRetryAt: null, connectedSince: null, connectionId: null });
+    void ws.close();
   }
 
   /** Asks the server which connection and instance this is (shown in the info panel and the badge). */

@@ -1,0 +1,111 @@
+import { type Browser, expect, type Page, test } from "@playwright/test";
+import { newPerson, register, watchForErrors } from "./helpers";
+import { control, instanceA, instanceB } from "./ports";
+
+test.describe.configure({ mode: "serial" });
+
+/** Opens a signed-in console for a new person on the given instance. */
+async function personOn(browser: Browser, baseURL: string, name: string, allow: RegExp[] = []) {
+  const context = await browser.newContext({ baseURL });
+  const page = await context.newPage();
+  const errors = watchForErrors(page, allow);
+  const person = newPerson(name);
+  await register(page, person);
+  await expect(page.getByTestId("console-status")).toHaveText("Connected");
+  return { context, page, errors, person };
+}
+
+async function publish(page: Page, text: string): Promise<number> {
+  await page.getByLabel("Broadcast message").fill(text);
+  const sent = Date.now();
+  await page.getByRole("button", { name: "Send" }).click();
+  return sent;
+}
+
+const presence = (page: Page) => page.getByTestId("presence");
+const instanceOf = (page: Page) => page.getByTestId("connection-info").locator("div", { hasText: "Instance" }).locator("dd");
+
+test("two people on two instances see each other's broadcasts within a second and each other online", async ({ browser }) => {
+  const anna = await personOn(browser, instanceA, "Anna");
+  const bert = await personOn(browser, instanceB, "Bert");
+  await expect(instanceOf(anna.page)).toHaveText("e2e-a");
+  await expect(instanceOf(bert.page)).toHaveText("e2e-b");
+
+  await expect(presence(anna.page)).toContainText(bert.person.name);
+  await expect(presence(bert.page)).toContainText(anna.person.name);
+
+  const fromAnna = `Hallo von A ${Date.now()}`;
+  const sentByAnna = await publish(anna.page, fromAnna);
+  await expect(bert.page.getByTestId("broadcasts")).toContainText(fromAnna, { timeout: 1_000 });
+  expect(Date.now() - sentByAnna).toBeLessThan(1_500);
+
+  const fromBert = `Hallo von B ${Date.now()}`;
+  await publish(bert.page, fromBert);
+  await expect(anna.page.getByTestId("broadcasts")).toContainText(fromBert, { timeout: 1_000 });
+  await expect(anna.page.getByTestId("broadcasts").locator("li", { hasText: fromBert })).toHaveCount(1);
+
+  // A second tab of the same person is still one person.
+  const secondTab = await bert.context.newPage();
+  await secondTab.goto("/test-websocket");
+  await expect(secondTab.getByTestId("console-status")).toHaveText("Connected");
+  await expect(presence(anna.page).locator("li", { hasText: bert.person.name })).toHaveCount(1);
+
+  // Closing both of Bert's tabs takes him off Anna's list.
+  await secondTab.close();
+  await bert.page.close();
+  await expect(presence(anna.page)).not.toContainText(bert.person.name, { timeout: 5_000 });
+
+  await anna.page.screenshot({ path: test.info().outputPath("console-desktop.png"), fullPage: true });
+  await anna.page.setViewportSize({ width: 390, height: 844 });
+  await anna.page.screenshot({ path: test.info().outputPath("console-phone.png"), fullPage: true });
+
+  expect(anna.errors).toEqual([]);
+  expect(bert.errors).toEqual([]);
+  await anna.context.close();
+  await bert.context.close();
+});
+
+test("a page whose instance restarts reconnects by itself and shows the broadcasts it missed, once each", async ({
+  browser,
+  request,
+}) => {
+  // While instance A is down the browser logs its refused connection attempts; nothing else may appear.
+  const refused = [/WebSocket connection to 'ws:\/\/localhost:3210\/api\/trpc-ws' failed/];
+  const anna: Awaited<ReturnType<typeof personOn>> = await personOn(browser, instanceA, "Anna", refused);
+  const bert = await personOn(browser, instanceB, "Bert");
+
+  const before = `before the restart ${Date.now()}`;
+  await publish(bert.page, before);
+  await expect(anna.page.getByTestId("broadcasts")).toContainText(before);
+
+  expect((await request.post(`${control}/instances/0/stop`)).status()).toBe(204);
+  await expect(anna.page.getByTestId("connection-badge")).toContainText(/Reconnecting|Connecting/);
+
+  const missed = [1, 2, 3].map((n) => `missed ${n} ${Date.now()}`);
+  for (const text of missed) {
+    await publish(bert.page, text);
+    await expect(bert.page.getByTestId("broadcasts")).toContainText(text);
+  }
+
+  expect((await request.post(`${control}/instances/0/start`)).status()).toBe(204);
+  await expect(anna.page.getByTestId("console-status")).toHaveText("Connected", { timeout: 30_000 });
+  const list = anna.page.getByTestId("broadcasts");
+  for (const text of missed) {
+    const item = list.locator("li", { hasText: text });
+    await expect(item).toHaveCount(1);
+    await expect(item).toContainText("replayed");
+  }
+  await expect(list.locator("li", { hasText: before })).toHaveCount(1);
+
+  // Live delivery resumes after the replay.
+  const after = `after the restart ${Date.now()}`;
+  await publish(bert.page, after);
+  await expect(list.locator("li", { hasText: after })).toHaveCount(1);
+
+  expect(anna.errors).toEqual([]);
+  expect(bert.errors).toEqual([]);
+  await anna.context.close();
+  await bert.context.close();
+});
+
+
