@@ -109,3 +109,24 @@ test("a page whose instance restarts reconnects by itself and shows the broadcas
 });
 
 
+
+test("a page gives up after repeated failures, shows Offline, and the Reconnect button brings it back", async ({
+  browser,
+  request,
+}) => {
+  const refused = [/WebSocket connection to 'ws:\/\/localhost:3210\/api\/trpc-ws' failed/];
+  const anna = await personOn(browser, instanceA, "Anna", refused);
+  expect((await request.post(`${control}/instances/0/stop`)).status()).toBe(204);
+  await expect(anna.page.getByTestId("connection-badge")).toContainText(/Reconnecting in \d+s|Reconnecting/);
+  // Five attempts (WS_CLIENT_MAX_RECONNECTS) with backoff of at most 0.5+1+2+4+8 s.
+  await expect(anna.page.getByTestId("connection-badge")).toContainText("Offline", { timeout: 25_000 });
+  await expect(anna.page.getByRole("status").filter({ hasText: "did not answer" })).toBeVisible();
+
+  expect((await request.post(`${control}/instances/0/start`)).status()).toBe(204);
+  await anna.page.getByRole("button", { name: "Reconnect" }).click();
+  await expect(anna.page.getByTestId("console-status")).toHaveText("Connected");
+  await anna.page.getByRole("button", { name: "Ping", exact: true }).click();
+  await expect(anna.page.getByTestId("last-rtt")).toHaveText(/ms$/);
+  expect(anna.errors).toEqual([]);
+  await anna.context.close();
+});

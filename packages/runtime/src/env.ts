@@ -40,6 +40,8 @@ export const envSchema = z.object({
   WS_PONG_WAIT_MS: positiveInt(5_000),
   /** Unsent bytes one connection may queue before it is closed as a slow consumer. */
   WS_MAX_BUFFERED: positiveInt(1_048_576),
+  /** Failed reconnect attempts in a row after which the web app stops and shows Offline. */
+  WS_CLIENT_MAX_RECONNECTS: positiveInt(5),
   PUBLISH_RATE_LIMIT: positiveInt(20),
   PUBLISH_RATE_WINDOW_SECONDS: positiveInt(10),
   BROADCAST_RETENTION_COUNT: positiveInt(10_000),

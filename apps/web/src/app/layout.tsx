@@ -1,5 +1,6 @@
 import type { Metadata, Viewport } from "next";
 import type { ReactNode } from "react";
+import { getEnv } from "@plauder/runtime";
 import { auth } from "~/auth";
 import { AppShell } from "~/components/app-shell";
 import { TRPCReactProvider } from "~/trpc/react";
@@ -19,7 +20,11 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
     <html lang="en">
       <body>
         {/* Keyed by the user: signing in or out starts a fresh client and realtime connection. */}
-        <TRPCReactProvider key={session?.user.id ?? "signed-out"} signedIn={user !== null}>
+        <TRPCReactProvider
+          key={session?.user.id ?? "signed-out"}
+          signedIn={user !== null}
+          maxReconnects={getEnv().WS_CLIENT_MAX_RECONNECTS}
+        >
           <AppShell user={user}>{children}</AppShell>
         </TRPCReactProvider>
       </body>

@@ -17,11 +17,19 @@ export const api = createTRPCReact<AppRouter>();
  * one ordered connection; other queries and mutations (registration, health) use HTTP, which works
  * signed out and caches like any request. Signed out, no WebSocket is opened at all.
  */
-export function TRPCReactProvider({ children, signedIn }: { children: ReactNode; signedIn: boolean }) {
+export function TRPCReactProvider({
+  children,
+  signedIn,
+  maxReconnects,
+}: {
+  children: ReactNode;
+  signedIn: boolean;
+  maxReconnects: number;
+}) {
   const [queryClient] = useState(() => new QueryClient({ defaultOptions: { queries: { staleTime: 5_000 } } }));
   const [{ connection, trpcClient }] = useState(() => {
     const connection =
-      signedIn && typeof window !== "undefined" ? new RealtimeConnection({ url: realtimeUrl() }) : null;
+      signedIn && typeof window !== "undefined" ? new RealtimeConnection({ url: realtimeUrl(), maxAttempts: maxReconnects }) : null;
     const http = httpBatchLink({ url: "/api/trpc" });
     const trpcClient = api.createClient({
       links: [
