@@ -35,7 +35,10 @@ test("ping shows a round-trip time, echo returns the text, and 4097 characters s
   expect(errors).toEqual([]);
 });
 
-test("disconnect and connect by hand: broadcasts sent meanwhile arrive, marked as replayed", async ({ page, browser }) => {
+test("disconnect and connect by hand: broadcasts sent meanwhile arrive, marked as replayed", async ({
+  page,
+  browser,
+}) => {
   const errors = watchForErrors(page);
   const jana = newPerson("Jana");
   await register(page, jana);

@@ -58,7 +58,12 @@ function start(index: number): ChildProcess {
   const port = ports[index] as number;
   const child = spawn(process.execPath, ["--import", "tsx", "server.ts"], {
     cwd: appDir,
-    env: { ...shared, PORT: String(port), APP_URL: `http://localhost:${port}`, INSTANCE_ID: `e2e-${"abcdefgh"[index]}` },
+    env: {
+      ...shared,
+      PORT: String(port),
+      APP_URL: `http://localhost:${port}`,
+      INSTANCE_ID: `e2e-${"abcdefgh"[index]}`,
+    },
     stdio: "inherit",
   });
   children.set(index, child);
@@ -107,7 +112,7 @@ function shutdown(code: number): void {
 process.on("SIGTERM", () => shutdown(0));
 process.on("SIGINT", () => shutdown(0));
 
-ports.forEach((_, index) => start(index));
+for (let index = 0; index < ports.length; index++) start(index);
 
 if (values.control) {
   // Test-only control: stop or start instance N, and a readiness check covering every instance.

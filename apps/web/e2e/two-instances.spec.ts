@@ -23,9 +23,12 @@ async function publish(page: Page, text: string): Promise<number> {
 }
 
 const presence = (page: Page) => page.getByTestId("presence");
-const instanceOf = (page: Page) => page.getByTestId("connection-info").locator("div", { hasText: "Instance" }).locator("dd");
+const instanceOf = (page: Page) =>
+  page.getByTestId("connection-info").locator("div", { hasText: "Instance" }).locator("dd");
 
-test("two people on two instances see each other's broadcasts within a second and each other online", async ({ browser }) => {
+test("two people on two instances see each other's broadcasts within a second and each other online", async ({
+  browser,
+}) => {
   const anna = await personOn(browser, instanceA, "Anna");
   const bert = await personOn(browser, instanceB, "Bert");
   await expect(instanceOf(anna.page)).toHaveText("e2e-a");
@@ -110,8 +113,6 @@ test("a page whose instance restarts reconnects by itself and shows the broadcas
   await anna.context.close();
   await bert.context.close();
 });
-
-
 
 test("a page gives up after repeated failures, shows Offline, and the Reconnect button brings it back", async ({
   browser,

@@ -2,6 +2,9 @@
  * The embedded defaults (no Redis, PGlite): everything a single instance offers works, and a second
  * instance on the same data directory refuses to start with a clear message.
  */
+import { spawn } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { PlauderClient } from "@plauder/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Account, connect, newAccount, record, sleep } from "./support/clients";
@@ -81,5 +84,79 @@ describe("embedded defaults", () => {
     expect(output).toContain("set DATABASE_URL");
     // The first instance is unharmed.
     expect((await fetch(`${instance.url}/api/health`)).status).toBe(200);
+  });
+});
+
+const cli = join(dirname(fileURLToPath(import.meta.url)), "../../../packages/client/bin/plauder.mjs");
+
+/** Runs the plauder CLI; resolves when it exits, or when `until` matches its output (then stops it). */
+function plauder(args: string[], env: Record<string, string>, until?: RegExp) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (until?.test(stdout)) child.kill("SIGINT");
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("the plauder CLI against a running server", () => {
+  it("signs in, publishes, replays with listen --since, pings and echoes", async () => {
+    const env = { PLAUDER_CONFIG_DIR: tempDataDir(), PLAUDER_URL: instance.url };
+    const login = await plauder(["login", "--email", anna.email], { ...env, PLAUDER_PASSWORD: anna.password });
+    expect(login.code).toBe(0);
+    expect(login.stdout).toContain("Signed in as Anna");
+    expect(login.stdout).not.toContain(anna.token.slice(0, 20));
+
+    const first = await plauder(["publish", "vom Terminal"], env);
+    expect(first.code).toBe(0);
+    const firstId = /Published #(\d+)/.exec(first.stdout)?.[1];
+    expect(firstId).toBeDefined();
+    await plauder(["publish", "noch eine"], env);
+
+    const listen = await plauder(["listen", "--json", "--since", String(firstId)], env, /noch eine/);
+    const lines = listen.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { text: string; sender: { name: string } });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ text: "noch eine", sender: { name: "Anna" } });
+
+    const ping = await plauder(["ping", "--count", "2", "--interval", "50"], env);
+    expect(ping.code).toBe(0);
+    expect(ping.stdout).toMatch(/2 pings: min\/median\/p99\/max = /);
+
+    const echo = await plauder(["echo", "Hallo"], env);
+    expect(echo.stdout.trim()).toBe("Hallo");
+    const tooLong = await plauder(["echo", "x".repeat(4097)], env);
+    expect(tooLong.code).toBe(1);
+    expect(tooLong.stderr).toContain("at most 4096 characters");
+  });
+
+  it("says clearly when the password is wrong or the server is unreachable", async () => {
+    const env = { PLAUDER_CONFIG_DIR: tempDataDir() };
+    const wrong = await plauder(["login", "--url", instance.url, "--email", anna.email], {
+      ...env,
+      PLAUDER_PASSWORD: "nope-nope",
+    });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/wrong email or password/i);
+    const unreachable = await plauder(
+      ["login", "--url", `http://127.0.0.1:${await freePort()}`, "--email", anna.email],
+      {
+        ...env,
+        PLAUDER_PASSWORD: anna.password,
+      },
+    );
+    expect(unreachable.code).toBe(3);
+    expect(unreachable.stderr).toContain("Cannot reach the Plauder server");
   });
 });

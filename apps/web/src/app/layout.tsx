@@ -1,6 +1,6 @@
+import { getEnv } from "@plauder/runtime";
 import type { Metadata, Viewport } from "next";
 import type { ReactNode } from "react";
-import { getEnv } from "@plauder/runtime";
 import { auth } from "~/auth";
 import { AppShell } from "~/components/app-shell";
 import { TRPCReactProvider } from "~/trpc/react";

@@ -29,7 +29,9 @@ export function TRPCReactProvider({
   const [queryClient] = useState(() => new QueryClient({ defaultOptions: { queries: { staleTime: 5_000 } } }));
   const [{ connection, trpcClient }] = useState(() => {
     const connection =
-      signedIn && typeof window !== "undefined" ? new RealtimeConnection({ url: realtimeUrl(), maxAttempts: maxReconnects }) : null;
+      signedIn && typeof window !== "undefined"
+        ? new RealtimeConnection({ url: realtimeUrl(), maxAttempts: maxReconnects })
+        : null;
     const http = httpBatchLink({ url: "/api/trpc" });
     const trpcClient = api.createClient({
       links: [
