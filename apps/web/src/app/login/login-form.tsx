@@ -3,6 +3,8 @@
 import { useRouter } from "next/navigation";
 import { signIn } from "next-auth/react";
 import { type FormEvent, useState } from "react";
+import { FormError } from "~/components/form-error";
+import { TextField } from "~/components/text-field";
 
 function messageFor(result: { status: number; code?: string } | undefined): string {
   if (result?.status === 429 || result?.code === "rate_limited") {
@@ -42,19 +44,16 @@ export function LoginForm({ redirectTo }: { redirectTo: string }) {
 
   return (
     <form className="form" onSubmit={onSubmit} noValidate>
-      <div className="field">
-        <label htmlFor="email">Email</label>
-        <input id="email" name="email" type="email" autoComplete="email" required maxLength={254} />
-      </div>
-      <div className="field">
-        <label htmlFor="password">Password</label>
-        <input id="password" name="password" type="password" autoComplete="current-password" required maxLength={256} />
-      </div>
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <TextField name="email" label="Email" type="email" autoComplete="email" required maxLength={254} />
+      <TextField
+        name="password"
+        label="Password"
+        type="password"
+        autoComplete="current-password"
+        required
+        maxLength={256}
+      />
+      <FormError message={error} />
       <button type="submit" className="button" disabled={pending}>
         {pending ? "Signing in…" : "Log in"}
       </button>

@@ -1,8 +1,6 @@
 import type { Metadata } from "next";
 import Link from "next/link";
-import { redirect } from "next/navigation";
-import { auth } from "~/auth";
-import { safeRedirectPath } from "~/lib/safe-redirect";
+import { nextPathUnlessSignedIn } from "~/lib/auth-page";
 import { LoginForm } from "./login-form";
 
 export const metadata: Metadata = { title: "Log in" };
@@ -12,8 +10,7 @@ export default async function LoginPage({
 }: {
   searchParams: Promise<Record<string, string | string[]>>;
 }) {
-  const next = safeRedirectPath((await searchParams).callbackUrl);
-  if (await auth()) redirect(next);
+  const next = await nextPathUnlessSignedIn(searchParams);
   return (
     <div className="auth-page">
       <h1>Log in</h1>

@@ -1,8 +1,6 @@
 import type { Metadata } from "next";
 import Link from "next/link";
-import { redirect } from "next/navigation";
-import { auth } from "~/auth";
-import { safeRedirectPath } from "~/lib/safe-redirect";
+import { nextPathUnlessSignedIn } from "~/lib/auth-page";
 import { RegisterForm } from "./register-form";
 
 export const metadata: Metadata = { title: "Register" };
@@ -12,8 +10,7 @@ export default async function RegisterPage({
 }: {
   searchParams: Promise<Record<string, string | string[]>>;
 }) {
-  const next = safeRedirectPath((await searchParams).callbackUrl);
-  if (await auth()) redirect(next);
+  const next = await nextPathUnlessSignedIn(searchParams);
   return (
     <div className="auth-page">
       <h1>Create your account</h1>

@@ -3,6 +3,8 @@
 import { useRouter } from "next/navigation";
 import { signIn } from "next-auth/react";
 import { type FormEvent, useState } from "react";
+import { FormError } from "~/components/form-error";
+import { TextField } from "~/components/text-field";
 import { api } from "~/trpc/react";
 
 type FieldErrors = Partial<Record<"email" | "password" | "name", string[]>>;
@@ -41,73 +43,30 @@ export function RegisterForm({ redirectTo }: { redirectTo: string }) {
     router.refresh();
   }
 
-  const described = (field: keyof FieldErrors) => (fieldErrors[field] ? `${field}-error` : undefined);
-
   return (
     <form className="form" onSubmit={onSubmit} noValidate>
-      <div className="field">
-        <label htmlFor="name">Name</label>
-        <input
-          id="name"
-          name="name"
-          autoComplete="name"
-          required
-          maxLength={64}
-          aria-invalid={!!fieldErrors.name}
-          aria-describedby={described("name")}
-        />
-        {fieldErrors.name && (
-          <p id="name-error" className="field-error">
-            {fieldErrors.name[0]}
-          </p>
-        )}
-      </div>
-      <div className="field">
-        <label htmlFor="email">Email</label>
-        <input
-          id="email"
-          name="email"
-          type="email"
-          autoComplete="email"
-          required
-          maxLength={254}
-          aria-invalid={!!fieldErrors.email}
-          aria-describedby={described("email")}
-        />
-        {fieldErrors.email && (
-          <p id="email-error" className="field-error">
-            {fieldErrors.email[0]}
-          </p>
-        )}
-      </div>
-      <div className="field">
-        <label htmlFor="password">Password</label>
-        <input
-          id="password"
-          name="password"
-          type="password"
-          autoComplete="new-password"
-          required
-          minLength={8}
-          maxLength={256}
-          aria-invalid={!!fieldErrors.password}
-          aria-describedby={described("password") ?? "password-hint"}
-        />
-        {fieldErrors.password ? (
-          <p id="password-error" className="field-error">
-            {fieldErrors.password[0]}
-          </p>
-        ) : (
-          <p id="password-hint" className="field-hint">
-            At least 8 characters.
-          </p>
-        )}
-      </div>
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <TextField name="name" label="Name" autoComplete="name" required maxLength={64} error={fieldErrors.name?.[0]} />
+      <TextField
+        name="email"
+        label="Email"
+        type="email"
+        autoComplete="email"
+        required
+        maxLength={254}
+        error={fieldErrors.email?.[0]}
+      />
+      <TextField
+        name="password"
+        label="Password"
+        type="password"
+        autoComplete="new-password"
+        required
+        minLength={8}
+        maxLength={256}
+        error={fieldErrors.password?.[0]}
+        hint="At least 8 characters."
+      />
+      <FormError message={error} />
       <button type="submit" className="button" disabled={register.isPending}>
         {register.isPending ? "Creating account…" : "Register"}
       </button>

@@ -2,6 +2,7 @@
 
 import type { Broadcast, PresentUser } from "@plauder/api";
 import { type FormEvent, useEffect, useId, useMemo, useRef, useState } from "react";
+import { FormError } from "~/components/form-error";
 import type { ConnectionStatus, RealtimeConnection } from "~/realtime/connection";
 import { api } from "~/trpc/react";
 import type { LogKind } from "./message-log";
@@ -9,6 +10,9 @@ import { RttChart } from "./rtt-chart";
 import { formatMs, formatTime, percentile } from "./stats";
 
 export type AddLog = (kind: LogKind, text: string) => void;
+
+/** What the ping and echo panels need: the connection to call through, whether it is up, and the log. */
+type ProbeProps = { connection: RealtimeConnection; online: boolean; addLog: AddLog };
 
 const maxEchoLength = 4096;
 
@@ -48,15 +52,7 @@ export function ConnectionPanel({ status, user }: { status: ConnectionStatus | n
   );
 }
 
-export function PingPanel({
-  connection,
-  online,
-  addLog,
-}: {
-  connection: RealtimeConnection;
-  online: boolean;
-  addLog: AddLog;
-}) {
+export function PingPanel({ connection, online, addLog }: ProbeProps) {
   const [samples, setSamples] = useState<number[]>([]);
   const [continuous, setContinuous] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -115,24 +111,12 @@ export function PingPanel({
         <span>p99</span> <strong>{formatMs(percentile(samples, 99))}</strong>
       </p>
       <RttChart samples={samples} />
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <FormError message={error} />
     </section>
   );
 }
 
-export function EchoPanel({
-  connection,
-  online,
-  addLog,
-}: {
-  connection: RealtimeConnection;
-  online: boolean;
-  addLog: AddLog;
-}) {
+export function EchoPanel({ connection, online, addLog }: ProbeProps) {
   const [text, setText] = useState("Hallo, wie geht's?");
   const [echoed, setEchoed] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -186,11 +170,7 @@ export function EchoPanel({
           {echoed}
         </p>
       )}
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <FormError message={error} />
     </section>
   );
 }
@@ -270,11 +250,7 @@ export function BroadcastPanel({
           Send
         </button>
       </form>
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <FormError message={error} />
     </section>
   );
 }
