@@ -7,3 +7,4 @@ export { metrics } from "./metrics";
 export type { PresenceEvent, PresentUser } from "./presence/index";
 export { type AppRouter, appRouter, createCaller } from "./root";
 export { logProcedureError } from "./trpc";
+export { broadcastChannel, getBroadcastStore } from "./broadcasts/service";
