@@ -1,7 +1,7 @@
 // Preloaded into every benchmarked server (node --expose-gc --require): answers the orchestrator's
 // "measure" message with memory after a full collection, so all three systems are measured alike.
 process.on("message", (message) => {
-  if (!message || message.type !== "measure") return;
+  if (message?.type !== "measure") return;
   global.gc?.();
   global.gc?.();
   const usage = process.memoryUsage();

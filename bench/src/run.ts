@@ -1,13 +1,3 @@
-/**
- * Fan-out benchmark: Plauder against raw ws + ioredis and Socket.IO 4 with its Redis adapter.
- *
- *   npm run bench              full run (3 interleaved rounds), writes docs/benchmarks.md + SVG
- *   npm run bench -- --quick   smoke run (1 round, small sizes), writes nothing unless --out is given
- *
- * Every system is driven by the same load client and publisher (see load-client.ts, publisher.ts);
- * the rounds interleave the systems (A B C, A B C, …) so drift on the machine hits all alike.
- */
-import { randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
