@@ -86,3 +86,14 @@ export function rssBytes(pid: number): number {
 }
 
 export const pinned = canPin;
+
+/** Busy and total jiffies of one CPU so far, from /proc/stat. */
+export function cpuTicks(cpu: number): { busy: number; total: number } {
+  const line = readFileSync("/proc/stat", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(`cpu${cpu} `));
+  const fields = (line ?? "").trim().split(/\s+/).slice(1).map(Number);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  const total = fields.reduce((sum, v) => sum + v, 0);
+  return { busy: total - idle, total };
+}

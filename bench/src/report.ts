@@ -244,7 +244,8 @@ ${meta.svgPath ? `![p99 latency against offered load](${basename(meta.svgPath)})
   ${meta.config.stepSeconds} s step until fewer than 99 % of deliveries arrive or p99 > 250 ms (saturation = the last rate
   that passed); p50/p99 and server CPU µs per delivery at half of raw's saturation; two instances sharing
   Redis against one at a modest rate; 1 % of subscribers that stop reading, with the server's RSS growth.
-- Runs where the load client used > 90 % of its core or the publisher fell 100 ms behind are marked and
-  not counted as server saturation.
+- Each sweep starts with an unrecorded 1 s warm-up. A step where the load side's core (load client,
+  publisher and Redis share CPU 1) was more than 95 % busy, or the publisher fell 100 ms behind,
+  ends the sweep and is marked: the saturation figure is then a lower bound set by the load, not the server.
 `;
 }
