@@ -53,7 +53,9 @@ export function startChild(script: string, env: NodeJS.ProcessEnv, cpu: number |
       return new Promise((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once("exit", () => resolve());
-        child.kill("SIGKILL");
+        // SIGTERM first (the servers exit cleanly, writing a CPU profile if asked), then SIGKILL.
+        child.kill("SIGTERM");
+        setTimeout(() => child.kill("SIGKILL"), 3_000).unref();
       });
     },
   };

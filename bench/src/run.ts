@@ -58,7 +58,12 @@ async function startServers(system: System, count: number): Promise<Servers> {
     const port = nextPort++;
     const script = { raw: "servers/raw-ws.ts", socketio: "servers/socketio.ts", plauder: "servers/plauder.ts" }[system];
     const env = { ...baseEnv, PORT: String(port), INSTANCE_ID: `bench-${i}`, APP_URL: `http://127.0.0.1:${port}` };
+    // BENCH_PROFILE_DIR: write a CPU profile of every server (for finding the next hot spot).
+    const profile = process.env.BENCH_PROFILE_DIR
+      ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+      : [];
     const child = startChild(script, env, serverCpu, [
+      ...profile,
       "--expose-gc",
       "--require",
       join(dirname(fileURLToPath(import.meta.url)), "gc-hook.cjs"),

@@ -22,3 +22,5 @@ http.on("upgrade", (req, socket, head) => {
   else socket.destroy();
 });
 http.listen(env.PORT, "127.0.0.1", () => process.send?.({ type: "ready" }));
+
+process.on("SIGTERM", () => process.exit(0));

@@ -15,3 +15,5 @@ subscriber.on("message", (_channel: string, text: string) => {
   const frame = JSON.stringify({ type: "broadcast", data: text });
   for (const client of wss.clients) if (client.readyState === 1) client.send(frame);
 });
+
+process.on("SIGTERM", () => process.exit(0));

@@ -19,3 +19,5 @@ const io = new Server(http, {
 });
 io.adapter(createAdapter(new Redis(redisUrl), new Redis(redisUrl), { key: socketIoKey }));
 http.listen(port, () => process.send?.({ type: "ready" }));
+
+process.on("SIGTERM", () => process.exit(0));

@@ -1,3 +1,4 @@
+export { broadcastChannel, getBroadcastStore } from "./broadcasts/service";
 export type { Broadcast } from "./broadcasts/types";
 export { closeBus, getBus } from "./bus/index";
 export { type Context, createHttpContext } from "./context";
@@ -7,4 +8,3 @@ export { metrics } from "./metrics";
 export type { PresenceEvent, PresentUser } from "./presence/index";
 export { type AppRouter, appRouter, createCaller } from "./root";
 export { logProcedureError } from "./trpc";
-export { broadcastChannel, getBroadcastStore } from "./broadcasts/service";

@@ -25,6 +25,13 @@ export class Inbox<T> {
     this.wake?.();
   }
 
+  /** Removes and returns everything waiting. */
+  takeAll(): T[] {
+    const items = this.items;
+    this.items = [];
+    return items;
+  }
+
   /** Yields items as they arrive until `signal` aborts or the inbox overflows. */
   async *drain(signal: AbortSignal): AsyncGenerator<T> {
     const onAbort = () => this.wake?.();
@@ -38,12 +45,9 @@ export class Inbox<T> {
           this.wake = null;
           continue;
         }
-        const batch = this.items;
-        this.items = [];
-        for (const item of batch) {
-          if (signal.aborted || this.overflowed) return;
-          yield item;
-        }
+        // One at a time, so a reader that stops early leaves the rest here for takeAll().
+        const item = this.items.shift() as T;
+        yield item;
       }
     } finally {
       signal.removeEventListener("abort", onAbort);

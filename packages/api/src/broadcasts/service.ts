@@ -13,6 +13,7 @@ import { TRPCError } from "@trpc/server";
 import { getBus } from "../bus/index";
 import { tooManyRequests } from "../errors";
 import { metrics } from "../metrics";
+import { DirectFanout } from "./direct-fanout";
 import { BroadcastFeed } from "./feed";
 import { BroadcastStore } from "./store";
 import type { Broadcast } from "./types";
@@ -35,9 +36,16 @@ export function getBroadcastFeed(): BroadcastFeed {
       channel: broadcastChannel(),
       onDeliver: (broadcast) => metrics().deliveryLatency.observe(Math.max(0, Date.now() - broadcast.sentAt) / 1000),
     });
+    // The direct fan-out listens first, so it sees each broadcast before any inbox does.
+    feed.subscribe(getDirectFanout().deliver);
     startRetention();
     return feed;
   });
+}
+
+/** The process's direct fan-out to broadcast subscriptions (see direct-fanout.ts). */
+export function getDirectFanout(): DirectFanout {
+  return processSingleton("directFanout", () => new DirectFanout());
 }
 
 function startRetention(): void {

@@ -1,8 +1,10 @@
 import { getEnv } from "@plauder/runtime";
 import { type TRPCRouterRecord, tracked } from "@trpc/server";
 import { z } from "zod";
+import { type DirectSubscriber, framePrefix, frameTail, sendFrame } from "../broadcasts/direct-fanout";
+import { HandoffBroadcast, type IdSlot } from "../broadcasts/handoff";
 import { Inbox } from "../broadcasts/inbox";
-import { getBroadcastFeed, getBroadcastStore, publishBroadcast } from "../broadcasts/service";
+import { getBroadcastFeed, getBroadcastStore, getDirectFanout, publishBroadcast } from "../broadcasts/service";
 import { type Broadcast, idNumber } from "../broadcasts/types";
 import type { Context } from "../context";
 import { metrics } from "../metrics";
@@ -17,6 +19,12 @@ const broadcastId = z.string().regex(/^\d{1,15}$/, "lastEventId must be a broadc
 // usually trips first.
 const inboxLimit = 1_000;
 const replayPage = 500;
+
+/** Resolves when the signal aborts (the client unsubscribed or the connection closed). */
+function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+}
 
 function count(procedure: string) {
   const { subscriptions, messagesOut } = metrics();
@@ -66,6 +74,10 @@ export const realtimeRouter = {
    * `lastEventId` (sent by wsLink on resubscribe) it first replays what was missed from the store.
    * Live delivery starts listening before the replay reads, and ids already sent are skipped, so
    * there is neither a gap nor a duplicate.
+   *
+   * The first event travels through tRPC's generator path, which tells the subscription its tRPC id
+   * (see HandoffBroadcast); everything after goes out through the direct fan-out, one serialisation
+   * per broadcast for all subscribers instead of one per subscriber.
    */
   broadcast: protectedProcedure
     .input(z.object({ lastEventId: broadcastId.nullish() }).optional())
@@ -73,33 +85,66 @@ export const realtimeRouter = {
       const feed = getBroadcastFeed();
       await feed.start();
       const abort = signal ?? new AbortController().signal;
+      const maxBuffered = getEnv().WS_MAX_BUFFERED;
       const inbox = new Inbox<Broadcast>(inboxLimit, () => ctx.connection?.closeAsSlowConsumer());
-      const unsubscribe = feed.subscribe((broadcast) => {
+      let stopListening = feed.subscribe((broadcast) => {
         if (!overBufferLimit(ctx)) inbox.push(broadcast);
       });
+      let leaveFanout = () => {};
+      const slot: IdSlot = {};
       const counter = count("broadcast");
+      let lastSent = input?.lastEventId ? Number(input.lastEventId) : 0;
+      let direct: DirectSubscriber | null = null;
+      /** Once the encoder has filled the slot, the subscription can write frames itself. */
+      const tryDirect = (): DirectSubscriber | null =>
+        slot.id !== undefined && ctx.connection
+          ? { connection: ctx.connection, framePrefix: framePrefix(slot.id, slot.jsonrpc), lastSentId: lastSent }
+          : null;
+      const sendDirect = (subscriber: DirectSubscriber, broadcast: Broadcast) => {
+        if (sendFrame(subscriber, idNumber(broadcast), subscriber.framePrefix + frameTail(broadcast), maxBuffered)) {
+          counter.sent();
+        }
+      };
       try {
-        let lastSent = input?.lastEventId ? Number(input.lastEventId) : null;
-        if (lastSent !== null) {
+        if (input?.lastEventId) {
           for (;;) {
             const page = await getBroadcastStore().after(lastSent, replayPage);
-            for (const broadcast of page) {
-              lastSent = idNumber(broadcast);
-              counter.sent();
-              yield tracked(broadcast.id, { ...broadcast, replayed: true as const });
+            for (const stored of page) {
+              const broadcast: Broadcast = { ...stored, replayed: true };
+              if (direct) sendDirect(direct, broadcast);
+              else {
+                lastSent = idNumber(broadcast);
+                counter.sent();
+                yield tracked(broadcast.id, new HandoffBroadcast(broadcast, slot) as unknown as Broadcast);
+                direct = tryDirect();
+              }
             }
+            if (direct) lastSent = direct.lastSentId;
             if (page.length < replayPage || abort.aborted) break;
           }
         }
-        for await (const broadcast of inbox.drain(abort)) {
-          const id = idNumber(broadcast);
-          if (lastSent !== null && id <= lastSent) continue;
-          lastSent = id;
-          counter.sent();
-          yield tracked(broadcast.id, broadcast);
+        if (!direct) {
+          for await (const broadcast of inbox.drain(abort)) {
+            if (idNumber(broadcast) <= lastSent) continue;
+            lastSent = idNumber(broadcast);
+            counter.sent();
+            yield tracked(broadcast.id, new HandoffBroadcast(broadcast, slot) as unknown as Broadcast);
+            direct = tryDirect();
+            if (direct) break;
+          }
+        }
+        if (direct && !abort.aborted) {
+          // Synchronously: send what waited here, stop listening, join the fan-out. No broadcast can
+          // arrive in between, so none is lost or sent twice.
+          for (const broadcast of inbox.takeAll()) sendDirect(direct, broadcast);
+          stopListening();
+          stopListening = () => {};
+          leaveFanout = getDirectFanout().add(direct);
+          await aborted(abort);
         }
       } finally {
-        unsubscribe();
+        stopListening();
+        leaveFanout();
         counter.done();
       }
     }),

@@ -14,6 +14,7 @@ import { appRouter } from "../root";
 import { logProcedureError } from "../trpc";
 import { closeCodes } from "./close-codes";
 import { trackConnection } from "./connections";
+import { realtimeEncoder } from "./encoder";
 import { isOriginAllowed } from "./origin";
 import { UserConnections } from "./user-connections";
 
@@ -88,6 +89,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     wss,
     router: appRouter,
     keepAlive: { enabled: true, pingMs: options.heartbeatMs, pongWaitMs: options.pongWaitMs },
+    experimental_encoder: realtimeEncoder,
     onError(failure) {
       // Without a path the error is about the connection itself (bad frame, oversize message):
       // the client's doing, worth a line but not an alarm.
