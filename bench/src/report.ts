@@ -68,8 +68,8 @@ function latencySvg(results: RoundResult[]): string {
   const points = results.flatMap((r) => r.sweep.filter((p) => p.p99 > 0));
   const xs = points.map((p) => p.offered);
   const ys = points.map((p) => p.p99);
-  const [xMin, xMax] = [Math.min(...xs, 1000), Math.max(...xs, 10_000)];
-  const [yMin, yMax] = [Math.max(0.1, Math.min(...ys, 1)), Math.max(...ys, 100)];
+  const [xMin, xMax] = [Math.min(...xs) / 1.25, Math.max(...xs) * 1.25];
+  const [yMin, yMax] = [Math.max(0.1, Math.min(...ys) / 1.5), Math.max(...ys) * 1.5];
   const x = (v: number) =>
     left + ((Math.log10(v) - Math.log10(xMin)) / (Math.log10(xMax) - Math.log10(xMin))) * (width - left - 20);
   const y = (v: number) =>
@@ -82,8 +82,11 @@ function latencySvg(results: RoundResult[]): string {
       const path = r.sweep.map((p) => `${x(p.offered).toFixed(1)},${y(Math.max(p.p99, yMin)).toFixed(1)}`).join(" ");
       return `<polyline fill="none" stroke="${colors[r.system]}" stroke-width="2" opacity="0.8" points="${path}"/>`;
     });
-  const xTicks = [1e3, 3e3, 1e4, 3e4, 1e5, 3e5, 1e6].filter((v) => v >= xMin && v <= xMax);
-  const yTicks = [0.1, 1, 10, 100, 1000, 10000].filter((v) => v >= yMin && v <= yMax);
+  // 1-2-5 ticks within the data's range.
+  const ticks = (low: number, high: number) =>
+    [-1, 0, 1, 2, 3, 4, 5, 6].flatMap((e) => [1, 2, 5].map((m) => m * 10 ** e)).filter((v) => v >= low && v <= high);
+  const xTicks = ticks(xMin, xMax);
+  const yTicks = ticks(yMin, yMax);
   const legend = systems.map(
     (s, i) =>
       `<rect x="${left + 10}" y="${20 + i * 18}" width="12" height="3" fill="${colors[s]}"/><text x="${left + 28}" y="${25 + i * 18}" font-size="12">${systemNames[s]}</text>`,
@@ -91,7 +94,7 @@ function latencySvg(results: RoundResult[]): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" font-family="sans-serif" role="img" aria-label="p99 latency against offered deliveries per second">
 <title>p99 latency against offered load</title>
 <rect width="${width}" height="${height}" fill="#fff"/>
-${xTicks.map((v) => `<line x1="${x(v)}" x2="${x(v)}" y1="20" y2="${height - bottom}" stroke="#eee"/><text x="${x(v)}" y="${height - bottom + 16}" font-size="11" text-anchor="middle">${v >= 1e6 ? `${v / 1e6}M` : `${v / 1e3}k`}</text>`).join("\n")}
+${xTicks.map((v) => `<line x1="${x(v)}" x2="${x(v)}" y1="20" y2="${height - bottom}" stroke="#eee"/><text x="${x(v)}" y="${height - bottom + 16}" font-size="11" text-anchor="middle">${v >= 1e6 ? `${v / 1e6}M` : v >= 1e3 ? `${v / 1e3}k` : v}</text>`).join("\n")}
 ${yTicks.map((v) => `<line x1="${left}" x2="${width - 20}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/><text x="${left - 6}" y="${y(v) + 4}" font-size="11" text-anchor="end">${v} ms</text>`).join("\n")}
 <text x="${(width + left) / 2}" y="${height - 6}" font-size="12" text-anchor="middle">offered deliveries per second (log)</text>
 <text x="14" y="${(height - bottom) / 2}" font-size="12" transform="rotate(-90 14 ${(height - bottom) / 2})" text-anchor="middle">p99 latency (log)</text>
@@ -226,6 +229,9 @@ ${goals.map(([goal, value, met]) => `| ${goal} | ${value} | ${met ? "yes" : "**n
 ${limited.length ? `Sweeps that stopped before the server saturated (the load client or publisher reached its limit first): ${limited.join("; ")}. Their saturation figure is a lower bound.` : "Every sweep stopped because the server saturated (or p99 passed 250 ms), not the load client or publisher."}
 
 ${meta.svgPath ? `![p99 latency against offered load](${basename(meta.svgPath)})` : ""}
+
+How the figures changed as Plauder was optimised: [benchmarks-history.md](benchmarks-history.md).
+The raw numbers of this run are in [benchmarks.json](benchmarks.json).
 
 ## How it was measured
 - Command: \`npm run bench${meta.quick ? " -- --quick" : ""}\` (${meta.minutes.toFixed(1)} minutes). Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, Redis and Postgres on the same machine. ${meta.pinned ? "Servers pinned to CPU 0, load client and publisher to CPU 1 (taskset)." : "No CPU pinning (taskset missing)."}

@@ -306,6 +306,7 @@ const markdown = writeReport(results, {
 });
 if (out) {
   writeFileSync(out, markdown);
+  writeFileSync(out.replace(/\.md$/, ".json"), `${JSON.stringify(results, null, 2)}\n`);
   console.log(`wrote ${out}`);
 } else console.log(markdown);
 process.exit(0);
