@@ -6,8 +6,10 @@ COPY package.json package-lock.json turbo.json tsconfig.base.json ./
 COPY apps/web/package.json apps/web/
 COPY packages/api/package.json packages/api/
 COPY packages/auth/package.json packages/auth/
+COPY packages/client/package.json packages/client/
 COPY packages/db/package.json packages/db/
 COPY packages/runtime/package.json packages/runtime/
+COPY bench/package.json bench/
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npx turbo run build --filter=@plauder/web && npm prune --omit=dev
