@@ -1,5 +1,6 @@
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
+import type { Broadcast } from "@plauder/api";
 import { TRPCClientError } from "@trpc/client";
 import { jitteredBackoff } from "./backoff";
 import { createPlauderClient, type PlauderClient, type PlauderClientOptions } from "./client";
@@ -317,13 +318,7 @@ export function printable(text: string): string {
 }
 
 /** A broadcast as the wire contract delivers it. */
-export type BroadcastMessage = {
-  id: string;
-  text: string;
-  sender: { id: string; name: string };
-  sentAt: number;
-  instanceId: string;
-};
+export type BroadcastMessage = Broadcast;
 
 /** `[HH:MM:SS] #ID NAME: TEXT`, or with `json` the broadcast object as one line of JSON. */
 export function formatBroadcast(broadcast: BroadcastMessage, json: boolean): string {

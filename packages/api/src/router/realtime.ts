@@ -26,6 +26,17 @@ function aborted(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
 }
 
+/** A subscription that sends one value and completes (ping, echo), counted like the others. */
+async function* answerOnce<T>(procedure: string, value: T): AsyncGenerator<T> {
+  const counter = count(procedure);
+  try {
+    counter.sent();
+    yield value;
+  } finally {
+    counter.done();
+  }
+}
+
 function count(procedure: string) {
   const { subscriptions, messagesOut } = metrics();
   subscriptions.inc({ procedure });
@@ -45,29 +56,18 @@ function overBufferLimit(ctx: Context): boolean {
 
 export const realtimeRouter = {
   /** One round trip: answers with the server's time and instance, then completes. */
-  ping: protectedProcedure.input(z.object({ clientTime: z.number().finite() })).subscription(async function* ({
-    input,
-    ctx,
-  }) {
-    const counter = count("ping");
-    try {
-      counter.sent();
-      yield { clientTime: input.clientTime, serverTime: Date.now(), instanceId: ctx.instanceId };
-    } finally {
-      counter.done();
-    }
-  }),
+  ping: protectedProcedure
+    .input(z.object({ clientTime: z.number().finite() }))
+    .subscription(({ input, ctx }) =>
+      answerOnce("ping", { clientTime: input.clientTime, serverTime: Date.now(), instanceId: ctx.instanceId }),
+    ),
 
   /** Sends the text back through the subscription, then completes. */
-  echo: protectedProcedure.input(z.object({ text })).subscription(async function* ({ input, ctx }) {
-    const counter = count("echo");
-    try {
-      counter.sent();
-      yield { text: input.text, serverTime: Date.now(), instanceId: ctx.instanceId };
-    } finally {
-      counter.done();
-    }
-  }),
+  echo: protectedProcedure
+    .input(z.object({ text }))
+    .subscription(({ input, ctx }) =>
+      answerOnce("echo", { text: input.text, serverTime: Date.now(), instanceId: ctx.instanceId }),
+    ),
 
   /**
    * Every broadcast from every instance, in one global order, as `tracked(id, broadcast)`. With
