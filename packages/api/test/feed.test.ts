@@ -15,11 +15,13 @@ let senderId: string;
 /** A bus the test drives by hand: it decides what arrives, in which order, and when Redis "fails". */
 class ScriptedBus implements Bus {
   handler: ((payload: string) => void) | null = null;
+  subscriptions = 0;
   current: BusState = "up";
   listeners = new Set<(state: BusState) => void>();
   async publish() {}
   subscribe(_channel: string, handler: (payload: string) => void) {
     this.handler = handler;
+    this.subscriptions++;
     return () => {
       this.handler = null;
     };
@@ -126,6 +128,30 @@ describe("broadcast feed", () => {
     await settle();
     expect(seen).toEqual(["after start"]);
     await late.stop();
+  });
+});
+
+describe("broadcast feed start", () => {
+  it("tries again after a start that failed because the store was unreachable", async () => {
+    let failures = 1;
+    const flakyStore = new BroadcastStore(() => database.db);
+    const latestId = flakyStore.latestId.bind(flakyStore);
+    flakyStore.latestId = async () => {
+      if (failures-- > 0) throw new Error("connection refused");
+      return latestId();
+    };
+    const bus = new ScriptedBus();
+    const feed = new BroadcastFeed({ bus, store: flakyStore, channel: "c", safetyPollMs: 60_000 });
+    await expect(feed.start()).rejects.toThrow("connection refused");
+    await feed.start();
+    const seen: string[] = [];
+    feed.subscribe((b) => seen.push(b.text));
+    bus.deliver(await append("after the retry"));
+    await settle();
+    expect(seen).toEqual(["after the retry"]);
+    // The retry did not subscribe to the bus a second time.
+    expect(bus.subscriptions).toBe(1);
+    await feed.stop();
   });
 });
 

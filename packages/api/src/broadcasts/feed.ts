@@ -42,19 +42,25 @@ export class BroadcastFeed {
 
   /** Starts listening (once); resolves when the feed knows where the log ends. */
   start(): Promise<void> {
-    this.started ??= this.begin();
+    // A failed start (the store was unreachable) is forgotten, so the next subscriber tries again.
+    this.started ??= this.begin().catch((error: unknown) => {
+      this.started = null;
+      throw error;
+    });
     return this.started;
   }
 
   private async begin(): Promise<void> {
     const { bus, channel, store } = this.options;
-    this.stopBus.push(bus.subscribe(channel, (payload) => this.onBusMessage(payload)));
-    this.stopBus.push(
-      bus.onStateChange((state) => {
-        if (state === "up") this.requestCatchUp();
-        this.schedulePoll();
-      }),
-    );
+    if (this.stopBus.length === 0) {
+      this.stopBus.push(bus.subscribe(channel, (payload) => this.onBusMessage(payload)));
+      this.stopBus.push(
+        bus.onStateChange((state) => {
+          if (state === "up") this.requestCatchUp();
+          this.schedulePoll();
+        }),
+      );
+    }
     this.cursor = await store.latestId();
     this.ready = true;
     this.schedulePoll();
