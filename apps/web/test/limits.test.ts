@@ -124,6 +124,21 @@ describe("authentication", () => {
     }
   });
 
+  it("closes a connection with 4001 when the token it was opened with expires", async () => {
+    // Issued 898 s ago with the 900 s lifetime: two seconds left.
+    const { token } = await issueAccessToken({ id: anna.id, email: anna.email, name: anna.name }, Date.now() - 898_000);
+    const { socket } = await rawSocket(instance.url, { connectionParams: true });
+    if (!socket) throw new Error("handshake failed");
+    const code = closed(socket);
+    socket.send(JSON.stringify({ method: "connectionParams", data: { token } }));
+    socket.send(JSON.stringify({ id: 1, method: "query", params: { path: "auth.me" } }));
+    const me = await nextMessage(socket, (m) => m.id === 1);
+    expect((me.result as { data: { id: string } }).data.id).toBe(anna.id);
+    const started = Date.now();
+    expect(await code).toBe(4001);
+    expect(Date.now() - started).toBeLessThan(4_000);
+  });
+
   it("refuses a foreign Origin with 403 before the upgrade", async () => {
     const refused = await rawSocket(instance.url, { origin: "https://evil.example" });
     expect(refused.status).toBe(403);

@@ -13,7 +13,7 @@ function signingKey(): Uint8Array {
   return new Uint8Array(hkdfSync("sha256", getAuthSecret(), "plauder", "plauder access token v1", 32));
 }
 
-const claimsSchema = z.object({ sub: z.string().min(1), email: z.string(), name: z.string() });
+const claimsSchema = z.object({ sub: z.string().min(1), email: z.string(), name: z.string(), exp: z.number() });
 
 /** Issues a short-lived signed token (HS256) that typed clients send as `connectionParams.token`. */
 export async function issueAccessToken(
@@ -32,18 +32,26 @@ export async function issueAccessToken(
   return { token, expiresAt };
 }
 
+/** A verified credential: whose it is, and until when (epoch ms) it may be used. */
+export type Credential = { user: AuthUser; expiresAt: number };
+
 /**
- * Verifies an access token and returns its user, or `null` when it is malformed, forged, expired or
- * signed with any algorithm but HS256 (so `alg: none` never passes).
+ * Verifies an access token and returns its user and expiry, or `null` when it is malformed, forged,
+ * expired or signed with any algorithm but HS256 (so `alg: none` never passes).
  */
-export async function verifyAccessToken(token: unknown): Promise<AuthUser | null> {
+export async function readAccessToken(token: unknown): Promise<Credential | null> {
   if (typeof token !== "string" || token.length === 0 || token.length > 4096) return null;
   try {
     const { payload } = await jwtVerify(token, signingKey(), { algorithms: ["HS256"], issuer, audience });
     const claims = claimsSchema.parse(payload);
-    return { id: claims.sub, email: claims.email, name: claims.name };
+    return { user: { id: claims.sub, email: claims.email, name: claims.name }, expiresAt: claims.exp * 1000 };
   } catch (error) {
     if (error instanceof errors.JOSEError || error instanceof z.ZodError) return null;
     throw error;
   }
+}
+
+/** {@link readAccessToken}, for callers that only need the user. */
+export async function verifyAccessToken(token: unknown): Promise<AuthUser | null> {
+  return (await readAccessToken(token))?.user ?? null;
 }

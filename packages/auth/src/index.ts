@@ -1,9 +1,9 @@
-export { issueAccessToken, verifyAccessToken } from "./access-token";
+export { type Credential, issueAccessToken, readAccessToken, verifyAccessToken } from "./access-token";
 export { attemptLogin, EmailTakenError, findUserById, type LoginResult, registerUser } from "./accounts";
 export { getLoginLimiter } from "./login-throttle";
 export { hashPassword, verifyPassword } from "./password";
 export { getAuthSecret } from "./secret";
-export { userFromSessionCookie } from "./session";
+export { sessionFromCookie, userFromSessionCookie } from "./session";
 export {
   type AuthUser,
   emailSchema,

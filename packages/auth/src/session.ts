@@ -1,4 +1,5 @@
 import { getToken } from "next-auth/jwt";
+import type { Credential } from "./access-token";
 import { getAuthSecret } from "./secret";
 import type { AuthUser } from "./validators";
 
@@ -10,6 +11,11 @@ const secureCookie = `__Secure-${plainCookie}`;
  * request object) and returns its user, or `null` when there is no valid, unexpired session.
  */
 export async function userFromSessionCookie(cookieHeader: string | undefined): Promise<AuthUser | null> {
+  return (await sessionFromCookie(cookieHeader))?.user ?? null;
+}
+
+/** {@link userFromSessionCookie} with the session's expiry (epoch ms), for connections that outlive requests. */
+export async function sessionFromCookie(cookieHeader: string | undefined): Promise<Credential | null> {
   if (!cookieHeader) return null;
   // Behind TLS the cookie carries the __Secure- prefix; the prefix is also the decryption salt.
   const secure = cookieHeader.includes(`${secureCookie}=`);
@@ -19,5 +25,8 @@ export async function userFromSessionCookie(cookieHeader: string | undefined): P
     secureCookie: secure,
   });
   if (!token || typeof token.sub !== "string") return null;
-  return { id: token.sub, email: String(token.email ?? ""), name: String(token.name ?? "") };
+  const user = { id: token.sub, email: String(token.email ?? ""), name: String(token.name ?? "") };
+  // next-auth always sets exp; without one, fall back to its default session length.
+  const expiresAt = typeof token.exp === "number" ? token.exp * 1000 : Date.now() + 30 * 86_400_000;
+  return { user, expiresAt };
 }

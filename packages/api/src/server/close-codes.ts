@@ -6,6 +6,8 @@ export const closeCodes = {
   messageTooBig: { code: 1009, reason: "Message too big" },
   /** The client did not read fast enough: its unsent data exceeded WS_MAX_BUFFERED. */
   slowConsumer: { code: 1013, reason: "Slow consumer: too much unsent data" },
+  /** The session or token the connection was opened with has expired; reconnect with a fresh one. */
+  sessionExpired: { code: 4001, reason: "Session expired" },
   /** The user already holds MAX_CONNECTIONS_PER_USER connections on this instance. */
   tooManyForUser: { code: 4029, reason: "Too many connections for this user" },
 } as const;

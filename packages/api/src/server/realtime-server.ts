@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { type AuthUser, userFromSessionCookie, verifyAccessToken } from "@plauder/auth";
+import { type Credential, readAccessToken, sessionFromCookie } from "@plauder/auth";
 import { clientAddressOf, getInstanceId, getLogger } from "@plauder/runtime";
 import { TRPCError } from "@trpc/server";
 import { applyWSSHandler } from "@trpc/server/adapters/ws";
@@ -38,7 +38,7 @@ export type RealtimeServer = {
   close(graceMs?: number): Promise<void>;
 };
 
-type Upgrade = { connectionId: string; cookieUser: AuthUser | null; connectedAt: number };
+type Upgrade = { connectionId: string; cookie: Credential | null; connectedAt: number };
 
 function refuse(socket: Duplex, status: number, reason: string): void {
   socket.end(
@@ -68,6 +68,22 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   presence.start().catch((error: Error) => log.error({ err: error.message }, "presence failed to start"));
   // Who each authenticated socket counts as in presence, so its close can be counted off.
   const presentAs = new WeakMap<WebSocket, string>();
+
+  /**
+   * A connection lives no longer than the session or token it was opened with: at expiry it is
+   * closed (4001) and the client reconnects with whatever credentials it has by then.
+   */
+  function closeAtExpiry(socket: WebSocket, expiresAt: number, connectionId: string): void {
+    // setTimeout holds at most ~24.8 days; sessions are shorter, and longer ones are re-checked then.
+    const delay = Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1);
+    const timer = setTimeout(() => {
+      if (socket.readyState !== socket.OPEN) return;
+      log.info({ conn: connectionId }, "closing a connection whose credentials expired");
+      socket.close(closeCodes.sessionExpired.code, closeCodes.sessionExpired.reason);
+    }, delay);
+    timer.unref();
+    socket.once("close", () => clearTimeout(timer));
+  }
 
   function connectionOf(socket: WebSocket, upgrade: Upgrade): Connection {
     const connectionId = upgrade.connectionId;
@@ -101,19 +117,17 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       logProcedureError(failure);
     },
     async createContext({ req, res: socket, info }): Promise<Context> {
-      const upgrade = upgrades.get(req) ?? { connectionId: "unknown", cookieUser: null, connectedAt: Date.now() };
+      const upgrade = upgrades.get(req) ?? { connectionId: "unknown", cookie: null, connectedAt: Date.now() };
       // A token in connectionParams (typed clients) wins over the cookie (browsers).
       const token = info.connectionParams?.token;
-      let user = upgrade.cookieUser;
-      if (token !== undefined) {
-        user = await verifyAccessToken(token);
-        if (user && !perUser.tryAdd(user.id, upgrade.connectionId)) {
-          log.info({ conn: upgrade.connectionId, user: user.id }, "refused: too many connections for this user");
-          // The adapter answers the error below first, then closes on the next tick without a code;
-          // this runs before that close and gives the documented code.
-          setImmediate(() => socket.close(closeCodes.tooManyForUser.code, closeCodes.tooManyForUser.reason));
-          throw new TRPCError({ code: "TOO_MANY_REQUESTS", message: closeCodes.tooManyForUser.reason });
-        }
+      const credential = token !== undefined ? await readAccessToken(token) : upgrade.cookie;
+      const user = credential?.user ?? null;
+      if (token !== undefined && user && !perUser.tryAdd(user.id, upgrade.connectionId)) {
+        log.info({ conn: upgrade.connectionId, user: user.id }, "refused: too many connections for this user");
+        // The adapter answers the error below first, then closes on the next tick without a code;
+        // this runs before that close and gives the documented code.
+        setImmediate(() => socket.close(closeCodes.tooManyForUser.code, closeCodes.tooManyForUser.reason));
+        throw new TRPCError({ code: "TOO_MANY_REQUESTS", message: closeCodes.tooManyForUser.reason });
       }
       log.info(
         { conn: upgrade.connectionId, user: user?.id ?? null, via: token !== undefined ? "token" : "cookie" },
@@ -123,6 +137,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
         presentAs.set(socket, user.id);
         presence.connect({ id: user.id, name: user.name });
       }
+      if (credential) closeAtExpiry(socket, credential.expiresAt, upgrade.connectionId);
       return {
         user,
         instanceId: getInstanceId(),
@@ -137,7 +152,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     const upgrade = upgrades.get(req);
     const connectionId = upgrade?.connectionId ?? "unknown";
     const untrack = trackConnection();
-    log.info({ conn: connectionId, user: upgrade?.cookieUser?.id ?? null }, "connection opened");
+    log.info({ conn: connectionId, user: upgrade?.cookie?.user.id ?? null }, "connection opened");
     socket.on("message", () => metrics().messagesIn.inc());
     socket.on("close", (code) => {
       untrack();
@@ -157,14 +172,14 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
         return refuse(socket, 403, "Origin not allowed");
       }
       if (wss.clients.size >= options.maxConnections) return refuse(socket, 503, "Too many connections");
-      const cookieUser = await userFromSessionCookie(req.headers.cookie);
+      const cookie = await sessionFromCookie(req.headers.cookie);
       const connectionId = randomBytes(4).toString("hex");
-      if (cookieUser && !perUser.tryAdd(cookieUser.id, connectionId)) {
-        log.info({ user: cookieUser.id }, "refused upgrade: too many connections for this user");
+      if (cookie && !perUser.tryAdd(cookie.user.id, connectionId)) {
+        log.info({ user: cookie.user.id }, "refused upgrade: too many connections for this user");
         return refuse(socket, 429, closeCodes.tooManyForUser.reason);
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
-        upgrades.set(req, { connectionId, cookieUser, connectedAt: Date.now() });
+        upgrades.set(req, { connectionId, cookie, connectedAt: Date.now() });
         wss.emit("connection", ws, req);
       });
     },

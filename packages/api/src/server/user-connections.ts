@@ -8,6 +8,8 @@ export class UserConnections {
   /** Records the connection for the user unless that would exceed the limit. */
   tryAdd(userId: string, connectionId: string): boolean {
     if (this.userOf.get(connectionId) === userId) return true;
+    // A connection counts for one user: one that authenticated again (cookie, then token) moves.
+    this.remove(connectionId);
     const connections = this.byUser.get(userId) ?? new Set<string>();
     if (connections.size >= this.limit) return false;
     connections.add(connectionId);
