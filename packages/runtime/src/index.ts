@@ -1,7 +1,7 @@
 export { clientAddressHeader, clientAddressOf } from "./client-address";
 export { type Env, envSchema, getEnv, parseEnv, resetEnv } from "./env";
 export { getInstanceId } from "./instance";
-export { getLogger } from "./logger";
+export { getLogger, type Logger } from "./logger";
 export {
   createMemoryRateLimiter,
   createRedisRateLimiter,

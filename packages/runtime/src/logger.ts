@@ -3,6 +3,8 @@ import { getEnv } from "./env";
 import { getInstanceId } from "./instance";
 import { processSingleton } from "./singleton";
 
+export type { Logger };
+
 /**
  * The process logger: JSON lines tagged with the instance id. Secrets are redacted by path as a
  * second line of defence; the first is never passing them to the logger.

@@ -1,5 +1,6 @@
 import { getLogger } from "@plauder/runtime";
 import type { Bus } from "../bus/index";
+import { notifyEach, parseBusMessage } from "../bus/messages";
 import type { BroadcastStore } from "./store";
 import { type Broadcast, broadcastSchema, idNumber } from "./types";
 
@@ -112,26 +113,14 @@ export class BroadcastFeed {
   }
 
   private onBusMessage(payload: string): void {
-    let parsed: Broadcast;
-    try {
-      parsed = broadcastSchema.parse(JSON.parse(payload));
-    } catch {
-      this.log.warn("ignored a malformed broadcast from the bus");
-      return;
-    }
-    this.ingest(parsed);
+    const broadcast = parseBusMessage(broadcastSchema, payload, this.log, "broadcast");
+    if (broadcast) this.ingest(broadcast);
   }
 
   private deliver(broadcast: Broadcast): void {
     this.cursor = idNumber(broadcast);
     this.options.onDeliver?.(broadcast);
-    for (const subscriber of this.subscribers) {
-      try {
-        subscriber(broadcast);
-      } catch (error) {
-        this.log.error({ err: (error as Error).message }, "subscriber failed");
-      }
-    }
+    notifyEach(this.subscribers, broadcast, this.log, "broadcast subscriber");
   }
 
   private async readAfterCursor(beforeId?: number): Promise<void> {

@@ -1,4 +1,5 @@
 import { getLogger } from "@plauder/runtime";
+import { notifyEach } from "./messages";
 
 /** Handlers per channel; a throwing handler is logged and does not stop the others. */
 export class ChannelHandlers {
@@ -27,14 +28,7 @@ export class ChannelHandlers {
 
   dispatch(channel: string, payload: string): void {
     const handlers = this.byChannel.get(channel);
-    if (!handlers) return;
-    for (const handler of handlers) {
-      try {
-        handler(payload);
-      } catch (error) {
-        getLogger().error({ channel, err: (error as Error).message }, "bus handler failed");
-      }
-    }
+    if (handlers) notifyEach(handlers, payload, getLogger(), `handler for ${channel}`);
   }
 
   channels(): string[] {

@@ -2,6 +2,7 @@ import { getLogger } from "@plauder/runtime";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import type { Bus } from "../bus/index";
+import { notifyEach, parseBusMessage } from "../bus/messages";
 
 export type PresentUser = { id: string; name: string };
 export type PresenceEvent =
@@ -139,13 +140,8 @@ export class Presence {
   }
 
   private onSnapshot(payload: string): void {
-    let snapshot: Snapshot;
-    try {
-      snapshot = snapshotSchema.parse(JSON.parse(payload));
-    } catch {
-      this.log.warn("ignored a malformed presence snapshot");
-      return;
-    }
+    const snapshot = parseBusMessage(snapshotSchema, payload, this.log, "presence snapshot");
+    if (!snapshot) return;
     if (snapshot.instanceId === this.options.instanceId) return;
     if (snapshot.users.length === 0) this.remote.delete(snapshot.instanceId);
     else this.remote.set(snapshot.instanceId, { users: snapshot.users, expiresAt: Date.now() + snapshot.ttlMs });
@@ -177,12 +173,6 @@ export class Presence {
   }
 
   private emit(event: PresenceEvent): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.log.error({ err: (error as Error).message }, "presence listener failed");
-      }
-    }
+    notifyEach(this.listeners, event, this.log, "presence listener");
   }
 }
