@@ -7,7 +7,7 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import nextEnv from "@next/env";
 import { closeBus } from "@plauder/api";
-import { createRealtimeServer, parseOrigins } from "@plauder/api/server";
+import { createRealtimeServer, diagnosticsPath, parseOrigins, serveDiagnostics } from "@plauder/api/server";
 import { getAuthSecret } from "@plauder/auth";
 import { closeDatabase, DatabaseInUseError, getDatabase } from "@plauder/db";
 import { migrateDatabase } from "@plauder/db/migrate";
@@ -54,6 +54,9 @@ async function main(): Promise<void> {
   const server = createServer((req, res) => {
     // Route handlers read the caller's address from here; a client-sent value is overwritten.
     req.headers[clientAddressHeader] = clientAddressOf(req);
+    if (env.DIAGNOSTICS_TOKEN && (req.url ?? "").split("?")[0] === diagnosticsPath) {
+      return serveDiagnostics(req, res, env.DIAGNOSTICS_TOKEN);
+    }
     void handleRequest(req, res);
   });
 

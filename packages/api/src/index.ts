@@ -2,6 +2,7 @@ export { broadcastChannel, getBroadcastStore } from "./broadcasts/service";
 export type { Broadcast } from "./broadcasts/types";
 export { closeBus, getBus } from "./bus/index";
 export { type Context, createHttpContext } from "./context";
+export { type Diagnostics, diagnostics } from "./diagnostics";
 export { tooManyRequests } from "./errors";
 export { getHealth, type Health } from "./health";
 export { metrics } from "./metrics";

@@ -54,6 +54,12 @@ function createMetrics() {
       buckets: latencyBuckets,
       registers: [registry],
     }),
+    refusedUpgrades: new Counter({
+      name: "plauder_ws_refused_upgrades_total",
+      help: "WebSocket upgrades answered with an HTTP refusal, by reason",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
     slowConsumers: new Counter({
       name: "plauder_ws_slow_consumer_closes_total",
       help: "Connections closed for not reading",

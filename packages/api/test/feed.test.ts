@@ -29,6 +29,9 @@ class ScriptedBus implements Bus {
   state() {
     return this.current;
   }
+  handlerCount() {
+    return this.handler ? 1 : 0;
+  }
   onStateChange(listener: (state: BusState) => void) {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -48,6 +48,10 @@ export const envSchema = z.object({
   BROADCAST_RETENTION_DAYS: positiveInt(7),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   INSTANCE_ID: optionalString,
+  /** Bearer token for GET /api/diagnostics (leak figures); unset, the endpoint does not exist. */
+  DIAGNOSTICS_TOKEN: optionalString.pipe(
+    z.string().min(32, "DIAGNOSTICS_TOKEN must be at least 32 characters").optional(),
+  ),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

@@ -43,6 +43,8 @@ export async function publishOverHttp(baseUrl: string, token: string, text: stri
 /** A broadcast subscription that records what arrives, in arrival order. */
 export type Recorder = {
   received: Broadcast[];
+  /** When each broadcast arrived (epoch ms), parallel to `received`. */
+  arrivals: number[];
   ids(): string[];
   /** Resolves once `count` broadcasts have arrived; rejects after `timeoutMs`. */
   waitFor(count: number, timeoutMs?: number): Promise<void>;
@@ -53,6 +55,7 @@ export type Recorder = {
 
 export function record(client: PlauderClient, lastEventId?: string): Recorder {
   const received: Broadcast[] = [];
+  const arrivals: number[] = [];
   let failure: Error | null = null;
   let markStarted: () => void = () => {};
   const started = new Promise<void>((resolve) => {
@@ -60,13 +63,17 @@ export function record(client: PlauderClient, lastEventId?: string): Recorder {
   });
   const subscription = client.api.realtime.broadcast.subscribe(lastEventId ? { lastEventId } : {}, {
     onStarted: () => markStarted(),
-    onData: (event) => received.push(event.data),
+    onData: (event) => {
+      received.push(event.data);
+      arrivals.push(Date.now());
+    },
     onError: (error) => {
       failure = error;
     },
   });
   return {
     received,
+    arrivals,
     ids: () => received.map((b) => b.id),
     started,
     async waitFor(count, timeoutMs = 20_000) {

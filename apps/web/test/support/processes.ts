@@ -81,6 +81,8 @@ export type InstanceOptions = {
   id: string;
   env: Record<string, string | undefined>;
   port?: number;
+  /** Extra Node flags, e.g. `--expose-gc` so diagnostics report the heap after a full collection. */
+  nodeArgs?: string[];
 };
 
 /** One real Plauder server process (the production build, started as `npm start` does). */
@@ -95,6 +97,8 @@ export type Instance = {
   /** Starts it again on the same port with the same settings. */
   start(): Promise<void>;
   running(): boolean;
+  /** The process id while it runs (to read its memory from outside, say). */
+  pid(): number | undefined;
 };
 
 export async function startInstance(options: InstanceOptions): Promise<Instance> {
@@ -117,7 +121,11 @@ export async function startInstance(options: InstanceOptions): Promise<Instance>
       ...options.env,
     };
     for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
-    child = spawn(process.execPath, ["--import", "tsx", "server.ts"], { cwd: appDir, env, stdio: "pipe" });
+    child = spawn(process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", "server.ts"], {
+      cwd: appDir,
+      env,
+      stdio: "pipe",
+    });
     child.stdout?.on("data", (chunk: Buffer) => {
       log += chunk.toString();
     });
@@ -149,6 +157,7 @@ export async function startInstance(options: InstanceOptions): Promise<Instance>
     },
     start,
     running: () => child !== null,
+    pid: () => child?.pid,
   };
 }
 

@@ -11,6 +11,8 @@ export interface Bus {
   /** Registers a handler for a channel; returns the function that removes it. */
   subscribe(channel: string, handler: (payload: string) => void): () => void;
   state(): BusState;
+  /** Local handlers registered, over all channels. */
+  handlerCount(): number;
   /** Called whenever the state changes, e.g. `down` when Redis goes away and `up` when it is back. */
   onStateChange(listener: (state: BusState) => void): () => void;
   close(): Promise<void>;

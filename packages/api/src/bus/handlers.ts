@@ -31,6 +31,13 @@ export class ChannelHandlers {
     if (handlers) notifyEach(handlers, payload, getLogger(), `handler for ${channel}`);
   }
 
+  /** Handlers registered over all channels (a leak check: it returns to its baseline when clients leave). */
+  count(): number {
+    let total = 0;
+    for (const handlers of this.byChannel.values()) total += handlers.size;
+    return total;
+  }
+
   channels(): string[] {
     return [...this.byChannel.keys()];
   }

@@ -14,6 +14,7 @@ export function createMemoryBus(): Bus {
       return () => void handlers.remove(channel, handler);
     },
     state: () => "off",
+    handlerCount: () => handlers.count(),
     onStateChange: () => () => {},
     async close() {},
   };

@@ -55,6 +55,7 @@ export function createRedisBus(url: string): Bus {
       };
     },
     state: () => current,
+    handlerCount: () => handlers.count(),
     onStateChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -108,6 +108,10 @@ export class Presence {
     return [...this.online.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  listenerCount(): number {
+    return this.listeners.size;
+  }
+
   onChange(listener: (event: PresenceEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

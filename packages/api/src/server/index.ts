@@ -1,5 +1,6 @@
 export { closeCodes } from "./close-codes";
 export { connectionCount } from "./connections";
+export { diagnosticsPath, serveDiagnostics } from "./diagnostics-endpoint";
 export { isOriginAllowed, parseOrigins } from "./origin";
 export { createRealtimeServer, type RealtimeServer, type RealtimeServerOptions } from "./realtime-server";
 export { UserConnections } from "./user-connections";

@@ -59,6 +59,9 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   const upgrades = new WeakMap<IncomingMessage, Upgrade>();
   const perUser = new UserConnections(options.maxConnectionsPerUser);
   let accepting = true;
+  // Upgrades past the limit check but still reading their cookie: counted against the limit, or a
+  // storm of simultaneous upgrades would all pass the check before any of them became a client.
+  let upgrading = 0;
 
   // Listening starts now, so the first subscriber does not wait for the feed and health is accurate.
   getBroadcastFeed()
@@ -169,19 +172,36 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       if (!accepting) return refuse(socket, 503, "Server is shutting down");
       if (!isOriginAllowed(req.headers.origin, options.allowedOrigins)) {
         log.info({ origin: req.headers.origin }, "refused upgrade from a foreign origin");
+        metrics().refusedUpgrades.inc({ reason: "origin" });
         return refuse(socket, 403, "Origin not allowed");
       }
-      if (wss.clients.size >= options.maxConnections) return refuse(socket, 503, "Too many connections");
-      const cookie = await sessionFromCookie(req.headers.cookie);
-      const connectionId = randomBytes(4).toString("hex");
-      if (cookie && !perUser.tryAdd(cookie.user.id, connectionId)) {
-        log.info({ user: cookie.user.id }, "refused upgrade: too many connections for this user");
-        return refuse(socket, 429, closeCodes.tooManyForUser.reason);
+      if (wss.clients.size + upgrading >= options.maxConnections) {
+        metrics().refusedUpgrades.inc({ reason: "capacity" });
+        return refuse(socket, 503, "Too many connections");
       }
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        upgrades.set(req, { connectionId, cookie, connectedAt: Date.now() });
-        wss.emit("connection", ws, req);
-      });
+      upgrading++;
+      try {
+        const cookie = await sessionFromCookie(req.headers.cookie);
+        const connectionId = randomBytes(4).toString("hex");
+        if (cookie && !perUser.tryAdd(cookie.user.id, connectionId)) {
+          log.info({ user: cookie.user.id }, "refused upgrade: too many connections for this user");
+          metrics().refusedUpgrades.inc({ reason: "user_limit" });
+          return refuse(socket, 429, closeCodes.tooManyForUser.reason);
+        }
+        // ws completes the handshake synchronously here (no verifyClient), so the new client is in
+        // wss.clients before `upgrading` drops.
+        let opened = false;
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          opened = true;
+          upgrades.set(req, { connectionId, cookie, connectedAt: Date.now() });
+          wss.emit("connection", ws, req);
+        });
+        // The client hung up while its cookie was being read: ws dropped the socket without a
+        // connection, so nothing will ever close it; give back its place in the per-user count.
+        if (!opened) perUser.remove(connectionId);
+      } finally {
+        upgrading--;
+      }
     },
     async close(graceMs = 5_000) {
       accepting = false;

@@ -1,0 +1,34 @@
+import { randomBytes } from "node:crypto";
+import type { Diagnostics } from "@plauder/api";
+import type { Instance } from "../../support/processes";
+
+/** A diagnostics token for this test process's instances (set as DIAGNOSTICS_TOKEN). */
+export const diagnosticsToken = randomBytes(24).toString("hex");
+
+/** Settings that make an instance's leak figures readable: the token, and a heap measured after GC. */
+export const diagnosable = { env: { DIAGNOSTICS_TOKEN: diagnosticsToken }, nodeArgs: ["--expose-gc"] };
+
+export async function readDiagnostics(instance: Instance): Promise<Diagnostics> {
+  const response = await fetch(`${instance.url}/api/diagnostics`, {
+    headers: { authorization: `Bearer ${diagnosticsToken}` },
+  });
+  if (!response.ok) throw new Error(`diagnostics answered ${response.status}: is DIAGNOSTICS_TOKEN set?`);
+  return (await response.json()) as Diagnostics;
+}
+
+/** Polls diagnostics until `done` holds or the timeout passes; returns the last reading either way. */
+export async function diagnosticsWhen(
+  instance: Instance,
+  done: (d: Diagnostics) => boolean,
+  timeoutMs = 10_000,
+): Promise<Diagnostics> {
+  const deadline = Date.now() + timeoutMs;
+  let reading = await readDiagnostics(instance);
+  while (!done(reading) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    reading = await readDiagnostics(instance);
+  }
+  return reading;
+}
+
+export const timers = (d: Diagnostics) => d.activeResources.Timeout ?? 0;

@@ -1,0 +1,31 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { profileName } from "./profile";
+
+/** Where each case leaves its figures; `npm run reliability:report` turns them into docs/reliability.md. */
+export const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "../results");
+
+export type Figures = Record<string, string | number | boolean>;
+
+export type CaseReport = {
+  /** Stable file name, e.g. `faults.redis-restarts`. */
+  id: string;
+  /** Section of docs/reliability.md: Faults, Floods and slow clients, Hostile input, Security. */
+  section: string;
+  title: string;
+  /** What the case did, in a sentence or two. */
+  method: string;
+  figures: Figures;
+};
+
+/** Records one case's figures (only after its assertions passed, so the report never shows a failure as a result). */
+export function reportCase(report: CaseReport): void {
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `${report.id}.json`);
+  const body = { ...report, profile: profileName, recordedAt: new Date().toISOString() };
+  writeFileSync(file, `${JSON.stringify(body, null, 2)}\n`);
+}
+
+/** Rounds megabytes for reporting. */
+export const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
