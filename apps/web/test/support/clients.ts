@@ -28,6 +28,17 @@ export function connect(baseUrl: string, account: Account): Promise<PlauderClien
   return createPlauderClient({ url: baseUrl, token: account.token, retryDelayMs: () => 200 });
 }
 
+/** A refusal from the HTTP tRPC endpoint, with the error's `data` (code, httpStatus, …) as tRPC sent it. */
+export class HttpProcedureError extends Error {
+  constructor(
+    message: string,
+    readonly data: { code?: string; httpStatus?: number; retryAfter?: number } | undefined,
+  ) {
+    super(message);
+    this.name = "HttpProcedureError";
+  }
+}
+
 /** Publishes over HTTP tRPC (the path a server-side job would take). */
 export async function publishOverHttp(baseUrl: string, token: string, text: string): Promise<{ id: string }> {
   const response = await fetch(`${baseUrl}/api/trpc/realtime.publish`, {
@@ -35,8 +46,11 @@ export async function publishOverHttp(baseUrl: string, token: string, text: stri
     headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
     body: JSON.stringify({ text }),
   });
-  const body = (await response.json()) as { result?: { data: { id: string } }; error?: unknown };
-  if (!body.result) throw new Error(`publish failed: ${JSON.stringify(body.error)}`);
+  const body = (await response.json()) as {
+    result?: { data: { id: string } };
+    error?: { message: string; data?: HttpProcedureError["data"] };
+  };
+  if (!body.result) throw new HttpProcedureError(body.error?.message ?? `HTTP ${response.status}`, body.error?.data);
   return body.result.data;
 }
 

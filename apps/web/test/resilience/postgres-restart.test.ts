@@ -1,0 +1,117 @@
+/**
+ * Postgres stopped the hard way and restarted while two instances serve a publish stream:
+ * publishes fail with a clear, typed error while it is down, nothing acknowledged is lost, and the
+ * instances recover by themselves (no restart of theirs).
+ */
+import { randomUUID } from "node:crypto";
+import type { PlauderClient } from "@plauder/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Account, connect, newAccount, type Recorder, record, sleep } from "../support/clients";
+import { type Instance, startInstance, uniquePrefix } from "../support/processes";
+import { Ledger } from "./support/ledger";
+import { type PostgresServer, startPostgresServer } from "./support/postgres-server";
+import { scale } from "./support/profile";
+import { reportCase } from "./support/report";
+import { median, randomBetween, steadyStream } from "./support/stream";
+
+let postgres: PostgresServer;
+let a: Instance;
+let b: Instance;
+let anna: Account;
+let bert: Account;
+const clients: PlauderClient[] = [];
+
+beforeAll(async () => {
+  postgres = await startPostgresServer();
+  const env = {
+    DATABASE_URL: postgres.url,
+    REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
+    REDIS_KEY_PREFIX: uniquePrefix(),
+    AUTH_SECRET: `${randomUUID()}${randomUUID()}`,
+    PUBLISH_RATE_LIMIT: "100000",
+    MAX_CONNECTIONS_PER_USER: "100",
+  };
+  [a, b] = await Promise.all([startInstance({ id: "a", env }), startInstance({ id: "b", env })]);
+  [anna, bert] = await Promise.all([newAccount(a.url, "Anna"), newAccount(b.url, "Bert")]);
+});
+
+afterAll(async () => {
+  await Promise.allSettled(clients.map((c) => c.close()));
+  await Promise.allSettled([a?.stop(), b?.stop()]);
+  postgres?.destroy();
+});
+
+async function dbState(instance: Instance): Promise<string> {
+  const health = (await (await fetch(`${instance.url}/api/health`)).json()) as { db: string };
+  return health.db;
+}
+
+describe("Postgres restarted under a publish stream", () => {
+  it("fails publishes clearly while down, loses nothing acknowledged, and recovers by itself", async () => {
+    const restarts = scale(2, 6);
+    const recorders: Recorder[] = [];
+    for (const [instance, account] of [
+      [a, anna],
+      [a, bert],
+      [b, anna],
+      [b, bert],
+    ] as const) {
+      const client = await connect(instance.url, account);
+      clients.push(client);
+      recorders.push(record(client));
+    }
+    await Promise.all(recorders.map((r) => r.started));
+
+    const ledger = new Ledger();
+    // Both instances publish, so both see the outage from the publishing side.
+    const streams = [
+      steadyStream({ ledger, baseUrl: a.url, tokens: [anna.token], intervalMs: 50 }),
+      steadyStream({ ledger, baseUrl: b.url, tokens: [bert.token], intervalMs: 50 }),
+    ];
+    const downStates: string[] = [];
+    const recoveries: number[] = [];
+    for (let i = 0; i < restarts; i++) {
+      await sleep(randomBetween(600, 1_200));
+      postgres.stop();
+      const stoppedAt = Date.now();
+      await sleep(1_500);
+      downStates.push(await dbState(a), await dbState(b));
+      postgres.start();
+      const startedAt = Date.now();
+      // Recovered: both instances acknowledge publishes again.
+      await Promise.all(streams.map((s) => s.firstAckAfter(startedAt, 20_000)));
+      recoveries.push(Date.now() - startedAt);
+      expect(Date.now() - stoppedAt).toBeLessThan(25_000);
+    }
+    await sleep(500);
+    await Promise.all(streams.map((s) => s.stop()));
+    await ledger.settle(recorders);
+    const figures = ledger.check(recorders);
+    for (const r of recorders) r.stop();
+
+    expect(figures).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0 });
+    // While it was down the instances said so, and publishes were refused with a typed, clear error.
+    expect(downStates.every((s) => s === "down")).toBe(true);
+    expect(figures.failed).toBeGreaterThan(0);
+    const codes = new Set(ledger.failures.map((f) => f.code));
+    expect([...codes]).toEqual(["SERVICE_UNAVAILABLE"]);
+    for (const failure of ledger.failures) expect(failure.message).toBe("The broadcast could not be stored; try again");
+    // And both are healthy again without having been restarted.
+    expect([await dbState(a), await dbState(b)]).toEqual(["up", "up"]);
+    expect(a.running() && b.running()).toBe(true);
+    reportCase({
+      id: "faults.postgres-restarts",
+      section: "Faults",
+      title: "Postgres stopped and restarted during a publish stream",
+      method: `Two instances on a Postgres server of the test's own, ${recorders.length} subscribers, each instance publishing every 50 ms over HTTP. Postgres stopped ${restarts} times with \`pg_ctl -m immediate\` (no checkpoint; crash recovery on start), left down 1.5 s, then started.`,
+      figures: {
+        ...figures,
+        "Postgres restarts": restarts,
+        "error while down": "SERVICE_UNAVAILABLE: The broadcast could not be stored; try again",
+        "health while down": "db: down",
+        "publishing again after start, median (ms)": median(recoveries),
+        "publishing again after start, max (ms)": Math.max(...recoveries),
+      },
+    });
+  }, 120_000);
+});
