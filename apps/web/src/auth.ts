@@ -1,4 +1,5 @@
-import { createAuthConfig } from "@plauder/auth/next-auth";
+import { endSession } from "@plauder/api";
+import { createAuthConfig, type EndedSession } from "@plauder/auth/next-auth";
 import NextAuth, { type DefaultSession } from "next-auth";
 
 declare module "next-auth" {
@@ -7,4 +8,7 @@ declare module "next-auth" {
   }
 }
 
-export const { handlers, auth, signIn, signOut } = NextAuth(() => createAuthConfig());
+/** Signing out ends the session on every instance and closes the sockets opened with it. */
+const endSessionOf = (session: EndedSession) => endSession(session.sessionId, session.expiresAt);
+
+export const { handlers, auth, signIn, signOut } = NextAuth(() => createAuthConfig({ onSignOut: endSessionOf }));

@@ -3,6 +3,7 @@
  * instance on the same data directory refuses to start with a clear message.
  */
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PlauderClient } from "@plauder/client";
@@ -139,6 +140,18 @@ describe("the plauder CLI against a running server", () => {
     const tooLong = await plauder(["echo", "x".repeat(4097)], env);
     expect(tooLong.code).toBe(1);
     expect(tooLong.stderr).toContain("at most 4096 characters");
+
+    // logout ends the stored token on the server, not just on disk: a copy of it no longer works.
+    const stored = JSON.parse(readFileSync(join(env.PLAUDER_CONFIG_DIR, "credentials.json"), "utf8")) as {
+      token: string;
+    };
+    const me = () =>
+      fetch(`${instance.url}/api/trpc/auth.me`, { headers: { authorization: `Bearer ${stored.token}` } });
+    expect((await me()).status).toBe(200);
+    const logout = await plauder(["logout"], env);
+    expect(logout.code).toBe(0);
+    expect(logout.stderr).not.toContain("Could not reach");
+    expect((await me()).status).toBe(401);
   });
 
   it("says clearly when the password is wrong or the server is unreachable", async () => {

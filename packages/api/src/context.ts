@@ -1,4 +1,4 @@
-import { type AuthUser, userFromSessionCookie, verifyAccessToken } from "@plauder/auth";
+import { type AuthUser, type Credential, readAccessToken, sessionFromCookie } from "@plauder/auth";
 import { getInstanceId } from "@plauder/runtime";
 import type { WebSocket } from "ws";
 
@@ -15,6 +15,8 @@ export type Connection = {
 /** What every procedure knows about its caller. Created once per HTTP request or per WebSocket connection. */
 export type Context = {
   user: AuthUser | null;
+  /** The session cookie or token the caller presented, when it has one (logout ends it). */
+  credential: Credential | null;
   instanceId: string;
   clientAddress: string;
   transport: "http" | "ws";
@@ -28,8 +30,15 @@ export type Context = {
 export async function createHttpContext(headers: Headers, clientAddress: string): Promise<Context> {
   const authorization = headers.get("authorization");
   const bearer = authorization?.startsWith("Bearer ") ? authorization.slice("Bearer ".length).trim() : undefined;
-  const user = bearer
-    ? await verifyAccessToken(bearer)
-    : await userFromSessionCookie(headers.get("cookie") ?? undefined);
-  return { user, instanceId: getInstanceId(), clientAddress, transport: "http", connection: null };
+  const credential = bearer
+    ? await readAccessToken(bearer)
+    : await sessionFromCookie(headers.get("cookie") ?? undefined);
+  return {
+    user: credential?.user ?? null,
+    credential,
+    instanceId: getInstanceId(),
+    clientAddress,
+    transport: "http",
+    connection: null,
+  };
 }

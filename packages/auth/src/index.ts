@@ -2,6 +2,7 @@ export { type Credential, issueAccessToken, readAccessToken, verifyAccessToken }
 export { attemptLogin, EmailTakenError, findUserById, type LoginResult, registerUser } from "./accounts";
 export { getLoginLimiter } from "./login-throttle";
 export { hashPassword, verifyPassword } from "./password";
+export { isSessionRevoked, revokedAmong, revokeSession } from "./revocations";
 export { getAuthSecret } from "./secret";
 export { sessionFromCookie, userFromSessionCookie } from "./session";
 export {

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { clientAddressHeader, getLogger } from "@plauder/runtime";
 import { CredentialsSignin, type NextAuthConfig } from "next-auth";
 import Credentials from "next-auth/providers/credentials";
@@ -10,11 +11,19 @@ export class TooManyAttemptsError extends CredentialsSignin {
   override code = "rate_limited";
 }
 
+/** A session that ended by signing out: its id, whose it was, and when it would have expired (epoch ms). */
+export type EndedSession = { sessionId: string; userId: string; expiresAt: number };
+
+export type AuthConfigOptions = {
+  /** Called when someone signs out, to revoke the session everywhere and close its sockets. */
+  onSignOut?: (session: EndedSession) => Promise<void>;
+};
+
 /**
  * next-auth configuration: email + password via the Credentials provider, sessions as encrypted JWT
  * cookies (the Credentials provider supports no other strategy), the user id in `session.user.id`.
  */
-export function createAuthConfig(): NextAuthConfig {
+export function createAuthConfig(options: AuthConfigOptions = {}): NextAuthConfig {
   return {
     secret: getAuthSecret(),
     trustHost: true,
@@ -40,12 +49,22 @@ export function createAuthConfig(): NextAuthConfig {
           token.sub = user.id;
           token.name = user.name;
           token.email = user.email;
+          // One id per sign-in: signing out revokes exactly this session, not the person's others.
+          token.sid = randomUUID();
         }
         return token;
       },
       session({ session, token }) {
         if (token.sub) session.user.id = token.sub;
         return session;
+      },
+    },
+    events: {
+      async signOut(message) {
+        const token = "token" in message ? message.token : null;
+        if (!token || typeof token.sid !== "string" || typeof token.sub !== "string") return;
+        const expiresAt = typeof token.exp === "number" ? token.exp * 1000 : Date.now() + 7 * 86_400_000;
+        await options.onSignOut?.({ sessionId: token.sid, userId: token.sub, expiresAt });
       },
     },
     logger: {

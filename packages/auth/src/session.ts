@@ -1,5 +1,6 @@
 import { getToken } from "next-auth/jwt";
 import type { Credential } from "./access-token";
+import { isSessionRevoked } from "./revocations";
 import { getAuthSecret } from "./secret";
 import type { AuthUser } from "./validators";
 
@@ -25,8 +26,11 @@ export async function sessionFromCookie(cookieHeader: string | undefined): Promi
     secureCookie: secure,
   });
   if (!token || typeof token.sub !== "string") return null;
+  const sessionId = typeof token.sid === "string" ? token.sid : undefined;
+  // Signed out: the browser dropped the cookie, and a copy of it is worth nothing either.
+  if (sessionId && (await isSessionRevoked(sessionId))) return null;
   const user = { id: token.sub, email: String(token.email ?? ""), name: String(token.name ?? "") };
   // next-auth always sets exp; without one, fall back to its default session length.
   const expiresAt = typeof token.exp === "number" ? token.exp * 1000 : Date.now() + 30 * 86_400_000;
-  return { user, expiresAt };
+  return { user, expiresAt, sessionId };
 }

@@ -1,5 +1,6 @@
 import { EmailTakenError, registerInput, registerUser } from "@plauder/auth";
 import { TRPCError, type TRPCRouterRecord } from "@trpc/server";
+import { endSession } from "../sessions/end-session";
 import { protectedProcedure, publicProcedure } from "../trpc";
 
 export const authRouter = {
@@ -15,4 +16,15 @@ export const authRouter = {
 
   /** The signed-in user. */
   me: protectedProcedure.query(({ ctx }) => ctx.user),
+
+  /**
+   * Ends the caller's own session or token on every instance: it is refused from now on, and the
+   * sockets opened with it close (4001). The person's other sessions stay signed in. Browsers sign
+   * out through next-auth, which does the same.
+   */
+  logout: protectedProcedure.mutation(async ({ ctx }) => {
+    const sessionId = ctx.credential?.sessionId;
+    if (sessionId && ctx.credential) await endSession(sessionId, ctx.credential.expiresAt);
+    return { ended: sessionId !== undefined };
+  }),
 } satisfies TRPCRouterRecord;

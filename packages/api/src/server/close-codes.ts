@@ -8,6 +8,8 @@ export const closeCodes = {
   slowConsumer: { code: 1013, reason: "Slow consumer: too much unsent data" },
   /** The session or token the connection was opened with has expired; reconnect with a fresh one. */
   sessionExpired: { code: 4001, reason: "Session expired" },
+  /** The session or token the connection was opened with was ended by logout (same code: sign in again). */
+  signedOut: { code: 4001, reason: "Signed out" },
   /** The user already holds MAX_CONNECTIONS_PER_USER connections on this instance. */
   tooManyForUser: { code: 4029, reason: "Too many connections for this user" },
 } as const;

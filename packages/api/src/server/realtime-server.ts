@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { type Credential, readAccessToken, sessionFromCookie } from "@plauder/auth";
+import { type Credential, readAccessToken, revokedAmong, sessionFromCookie } from "@plauder/auth";
 import { clientAddressOf, getInstanceId, getLogger } from "@plauder/runtime";
 import { TRPCError } from "@trpc/server";
 import { applyWSSHandler } from "@trpc/server/adapters/ws";
@@ -11,6 +11,7 @@ import type { Connection, Context } from "../context";
 import { metrics } from "../metrics";
 import { getPresence } from "../presence/index";
 import { appRouter } from "../root";
+import { onSessionEnded } from "../sessions/end-session";
 import { logProcedureError } from "../trpc";
 import { closeCodes } from "./close-codes";
 import { trackConnection } from "./connections";
@@ -71,6 +72,40 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   presence.start().catch((error: Error) => log.error({ err: error.message }, "presence failed to start"));
   // Who each authenticated socket counts as in presence, so its close can be counted off.
   const presentAs = new WeakMap<WebSocket, string>();
+
+  // Sockets by the session or token they were opened with, so logout can close exactly those.
+  const bySession = new Map<string, Set<WebSocket>>();
+  function trackSession(socket: WebSocket, sessionId: string): void {
+    let sockets = bySession.get(sessionId);
+    if (!sockets) {
+      sockets = new Set();
+      bySession.set(sessionId, sockets);
+    }
+    sockets.add(socket);
+    socket.once("close", () => {
+      sockets.delete(socket);
+      if (sockets.size === 0 && bySession.get(sessionId) === sockets) bySession.delete(sessionId);
+    });
+  }
+  function closeSession(sessionId: string): void {
+    for (const socket of bySession.get(sessionId) ?? []) {
+      if (socket.readyState !== socket.OPEN) continue;
+      log.info({ session: sessionId.slice(0, 8) }, "closing a connection whose session was ended");
+      socket.close(closeCodes.signedOut.code, closeCodes.signedOut.reason);
+    }
+  }
+  // Logout anywhere is announced on the bus and closes the sockets at once; the sweep, once per
+  // heartbeat interval, catches an announcement the bus lost (Redis away at that moment).
+  const stopHearingEnds = onSessionEnded(closeSession);
+  const sweep = setInterval(() => {
+    if (bySession.size === 0) return;
+    revokedAmong([...bySession.keys()])
+      .then((ended) => {
+        for (const sessionId of ended) closeSession(sessionId);
+      })
+      .catch((error: Error) => log.warn({ err: error.message }, "revoked-session sweep failed"));
+  }, options.heartbeatMs);
+  sweep.unref();
 
   /**
    * A connection lives no longer than the session or token it was opened with: at expiry it is
@@ -141,8 +176,10 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
         presence.connect({ id: user.id, name: user.name });
       }
       if (credential) closeAtExpiry(socket, credential.expiresAt, upgrade.connectionId);
+      if (credential?.sessionId) trackSession(socket, credential.sessionId);
       return {
         user,
+        credential,
         instanceId: getInstanceId(),
         clientAddress: clientAddressOf(req),
         transport: "ws",
@@ -205,6 +242,8 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     },
     async close(graceMs = 5_000) {
       accepting = false;
+      clearInterval(sweep);
+      stopHearingEnds();
       // wsLink reconnects on this notification; clients add jitter so they do not all return at once.
       handler.broadcastReconnectNotification();
       const deadline = Date.now() + graceMs;

@@ -1,0 +1,181 @@
+/**
+ * Ending a session closes its sockets on every instance: signing out in the browser (next-auth)
+ * or logging out a token (auth.logout), within one heartbeat interval, even when the bus loses
+ * the announcement. The person's other sessions stay connected.
+ */
+import { randomUUID } from "node:crypto";
+import type { PlauderClient } from "@plauder/client";
+import { createTestPostgres } from "@plauder/db/testing";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { type Account, connect, newAccount } from "../support/clients";
+import { type Instance, startInstance, startRedis, type TestRedis, uniquePrefix } from "../support/processes";
+import { nextMessage } from "../support/raw-socket";
+import { answerHeartbeat } from "./support/raw-client";
+import { reportCase } from "./support/report";
+import { type BrowserSession, signInWithCredentials, signOut } from "./support/session-cookie";
+
+const heartbeatMs = 2_000;
+let redis: TestRedis;
+let dropDatabase: () => Promise<void>;
+let a: Instance;
+let b: Instance;
+let anna: Account;
+const clients: PlauderClient[] = [];
+const sockets: WebSocket[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  const database = await createTestPostgres();
+  dropDatabase = database.drop;
+  const env = {
+    DATABASE_URL: database.url,
+    REDIS_URL: redis.url,
+    REDIS_KEY_PREFIX: uniquePrefix(),
+    AUTH_SECRET: `${randomUUID()}${randomUUID()}`,
+    WS_HEARTBEAT_MS: String(heartbeatMs),
+  };
+  [a, b] = await Promise.all([startInstance({ id: "a", env }), startInstance({ id: "b", env })]);
+  anna = await newAccount(a.url, "Anna");
+});
+
+afterAll(async () => {
+  for (const socket of sockets) socket.terminate();
+  await Promise.allSettled(clients.map((c) => c.close()));
+  await Promise.allSettled([a?.stop(), b?.stop()]);
+  await redis?.stop();
+  await dropDatabase?.();
+});
+
+type Watched = { socket: WebSocket; closedWith: Promise<{ code: number; reason: string; at: number }> };
+
+/** A socket opened with a browser's cookie (no Origin: not a browser page), watched for its close. */
+async function cookieSocket(instance: Instance, session: BrowserSession): Promise<Watched> {
+  const socket = new WebSocket(`${instance.url.replace("http", "ws")}/api/trpc-ws`, {
+    headers: { cookie: session.cookie },
+  });
+  sockets.push(socket);
+  answerHeartbeat(socket);
+  const closedWith = new Promise<{ code: number; reason: string; at: number }>((resolve) =>
+    socket.once("close", (code, reason) => resolve({ code, reason: reason.toString(), at: Date.now() })),
+  );
+  await new Promise((resolve, reject) => {
+    socket.once("open", resolve);
+    socket.once("error", reject);
+  });
+  return { socket, closedWith };
+}
+
+/** Asks auth.me on the socket; resolves with the user id, or the error code. */
+async function whoIs(socket: WebSocket): Promise<string> {
+  const id = Math.floor(Math.random() * 1e9);
+  const answer = nextMessage(socket, (m) => m.id === id);
+  socket.send(JSON.stringify({ id, method: "query", params: { path: "auth.me" } }));
+  const message = (await answer) as { result?: { data: { id: string } }; error?: { data: { code: string } } };
+  return message.result?.data.id ?? message.error?.data.code ?? "no answer";
+}
+
+const stillOpen = (watched: Watched) => watched.socket.readyState === WebSocket.OPEN;
+
+describe("ending a session", () => {
+  it("signing out in the browser closes that session's sockets on every instance, and only those", async () => {
+    const laptop = await signInWithCredentials(a.url, anna.email, anna.password);
+    const phone = await signInWithCredentials(b.url, anna.email, anna.password);
+    const laptopSockets = [await cookieSocket(a, laptop), await cookieSocket(b, laptop)];
+    const phoneSocket = await cookieSocket(a, phone);
+    const cli = await connect(b.url, anna);
+    clients.push(cli);
+    for (const watched of [...laptopSockets, phoneSocket]) expect(await whoIs(watched.socket)).toBe(anna.id);
+
+    const signedOutAt = Date.now();
+    expect(await signOut(a.url, laptop)).toBe(302);
+    const closes = await Promise.all(laptopSockets.map((w) => w.closedWith));
+    const closeMs = Math.max(...closes.map((c) => c.at)) - signedOutAt;
+
+    for (const close of closes) expect(close).toMatchObject({ code: 4001, reason: "Signed out" });
+    expect(closeMs).toBeLessThan(heartbeatMs);
+    // The phone and the CLI stay signed in and connected.
+    expect(stillOpen(phoneSocket)).toBe(true);
+    expect(await whoIs(phoneSocket.socket)).toBe(anna.id);
+    expect((await cli.api.auth.me.query()).id).toBe(anna.id);
+    // A copy of the laptop's cookie is worth nothing now, over WebSocket and HTTP alike.
+    const replayed = await cookieSocket(b, laptop);
+    expect(await whoIs(replayed.socket)).toBe("UNAUTHORIZED");
+    const http = await fetch(`${a.url}/api/trpc/auth.me`, { headers: { cookie: laptop.cookie } });
+    expect(http.status).toBe(401);
+    reportCase({
+      id: "security.sign-out",
+      section: "Security",
+      title: "Signing out closes that session's sockets everywhere",
+      method:
+        "Two instances. One person signed in twice (laptop, phone) plus a CLI token; the laptop's cookie opens a socket on each instance. The laptop signs out through next-auth.",
+      figures: {
+        "laptop sockets closed": `${closes.length} of ${laptopSockets.length}, code 4001 "Signed out"`,
+        "closed after sign-out (ms)": closeMs,
+        "bound: heartbeat interval (ms)": heartbeatMs,
+        "phone socket and CLI still signed in": true,
+        "replayed laptop cookie": "UNAUTHORIZED (WebSocket), 401 (HTTP)",
+      },
+    });
+  });
+
+  it("auth.logout ends a token: its sockets close, it is refused afterwards, other tokens carry on", async () => {
+    const other = await newAccount(a.url, "Anna2");
+    const [first, second] = [await connect(a.url, anna), await connect(b.url, anna)];
+    const bystander = await connect(a.url, other);
+    clients.push(first, second, bystander);
+    // The typed client reports the close through its connection state; watch the raw socket count instead.
+    const before = (await (await fetch(`${b.url}/api/health`)).json()) as { connections: number };
+    const loggedOutAt = Date.now();
+    expect(await first.api.auth.logout.mutate()).toEqual({ ended: true });
+    let after = before;
+    while (after.connections >= before.connections && Date.now() - loggedOutAt < heartbeatMs * 2) {
+      after = (await (await fetch(`${b.url}/api/health`)).json()) as { connections: number };
+    }
+    const closeMs = Date.now() - loggedOutAt;
+    expect(after.connections).toBe(before.connections - 1);
+    expect(closeMs).toBeLessThan(heartbeatMs);
+    const refused = await fetch(`${a.url}/api/trpc/auth.me`, { headers: { authorization: `Bearer ${anna.token}` } });
+    expect(refused.status).toBe(401);
+    expect((await bystander.api.auth.me.query()).id).toBe(other.id);
+    reportCase({
+      id: "security.token-logout",
+      section: "Security",
+      title: "Logging out a token (CLI `plauder logout`, auth.logout)",
+      method: "One token connected to both instances; auth.logout on one of them.",
+      figures: {
+        "socket on the other instance closed after (ms)": closeMs,
+        "token afterwards": "401 UNAUTHORIZED",
+        "another person's token": "unaffected",
+      },
+    });
+  });
+
+  it("a lost announcement is caught by the next sweep, within one heartbeat interval", async () => {
+    const laptop = await signInWithCredentials(a.url, anna.email, anna.password);
+    const onB = await cookieSocket(b, laptop);
+    expect(await whoIs(onB.socket)).toBe(anna.id);
+    // Cut every pub/sub connection: the announcement of the sign-out below goes to nobody.
+    const admin = new Redis(redis.url);
+    const signedOutAt = Date.now();
+    try {
+      await admin.client("KILL", "TYPE", "pubsub");
+      expect(await signOut(a.url, laptop)).toBe(302);
+    } finally {
+      admin.disconnect();
+    }
+    const close = await onB.closedWith;
+    const closeMs = close.at - signedOutAt;
+    expect(close).toMatchObject({ code: 4001, reason: "Signed out" });
+    expect(closeMs).toBeLessThan(heartbeatMs + 500);
+    reportCase({
+      id: "security.sign-out-lost-announcement",
+      section: "Security",
+      title: "Sign-out while the bus is cut",
+      method:
+        "Every Redis pub/sub connection killed (CLIENT KILL TYPE pubsub) just before signing out, so the announcement is lost; the other instance's sweep of revoked sessions finds it.",
+      figures: { "closed after sign-out (ms)": closeMs, "bound: heartbeat interval (ms)": heartbeatMs },
+    });
+  });
+});
