@@ -49,6 +49,7 @@ async function main(): Promise<void> {
     maxConnectionsPerUser: env.MAX_CONNECTIONS_PER_USER,
     heartbeatMs: env.WS_HEARTBEAT_MS,
     pongWaitMs: env.WS_PONG_WAIT_MS,
+    authTimeoutMs: env.WS_AUTH_TIMEOUT_MS,
   });
 
   const server = createServer((req, res) => {

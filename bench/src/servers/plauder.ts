@@ -15,6 +15,7 @@ const realtime = createRealtimeServer({
   maxConnectionsPerUser: env.MAX_CONNECTIONS_PER_USER,
   heartbeatMs: env.WS_HEARTBEAT_MS,
   pongWaitMs: env.WS_PONG_WAIT_MS,
+  authTimeoutMs: env.WS_AUTH_TIMEOUT_MS,
 });
 const http = createServer((_req, res) => res.writeHead(404).end());
 http.on("upgrade", (req, socket, head) => {

@@ -26,6 +26,7 @@ beforeAll(async () => {
     maxConnectionsPerUser: 10,
     heartbeatMs: 30_000,
     pongWaitMs: 5_000,
+    authTimeoutMs: 10_000,
   });
   server = createServer((_req, res) => res.end());
   server.on("upgrade", (req, socket, head) => void realtime.handleUpgrade(req, socket, head));

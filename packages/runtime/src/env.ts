@@ -38,6 +38,8 @@ export const envSchema = z.object({
   WS_MAX_PAYLOAD: positiveInt(65_536),
   WS_HEARTBEAT_MS: positiveInt(30_000),
   WS_PONG_WAIT_MS: positiveInt(5_000),
+  /** How long a connection may stay without a valid session or token before it is closed (4401). */
+  WS_AUTH_TIMEOUT_MS: positiveInt(10_000),
   /** Unsent bytes one connection may queue before it is closed as a slow consumer. */
   WS_MAX_BUFFERED: positiveInt(1_048_576),
   /** Failed reconnect attempts in a row after which the web app stops and shows Offline. */

@@ -17,7 +17,13 @@ import { closed, rawSocket } from "../support/raw-socket";
 import { diagnosable, diagnosticsWhen, readDiagnostics, timers } from "./support/diagnostics";
 import { Ledger } from "./support/ledger";
 import { scale } from "./support/profile";
-import { authenticatedSocket, closeSocket, stopReading, subscribeBroadcasts } from "./support/raw-client";
+import {
+  answerHeartbeat,
+  authenticatedSocket,
+  closeSocket,
+  stopReading,
+  subscribeBroadcasts,
+} from "./support/raw-client";
 import { mb, reportCase } from "./support/report";
 import { median } from "./support/stream";
 import { startTcpProxy } from "./support/tcp-proxy";
@@ -26,6 +32,7 @@ const maxConnections = scale(60, 400);
 const heartbeatMs = 1_000;
 const pongWaitMs = 500;
 const maxBuffered = 262_144;
+const authTimeoutMs = 2_000;
 const redisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = uniquePrefix();
 let instance: Instance;
@@ -52,6 +59,7 @@ beforeAll(async () => {
       WS_HEARTBEAT_MS: String(heartbeatMs),
       WS_PONG_WAIT_MS: String(pongWaitMs),
       WS_MAX_BUFFERED: String(maxBuffered),
+      WS_AUTH_TIMEOUT_MS: String(authTimeoutMs),
     },
   });
   [anna, bert] = await Promise.all([newAccount(instance.url, "Anna"), newAccount(instance.url, "Bert")]);
@@ -141,6 +149,43 @@ describe("floods and slow clients", () => {
         "storm duration (ms)": Math.round(stormMs),
         "broadcasts to the held clients during the storm, lost / duplicated": `${figures.lost} / ${figures.duplicated}`,
         "connections after the storm closed": after.connections,
+      },
+    });
+  }, 60_000);
+
+  it("anonymous sockets cannot hold the places: they are closed unless they authenticate", async () => {
+    const baseline = await quietBaseline();
+    const free = maxConnections - baseline.connections;
+    const openedAt = Date.now();
+    const anonymous = await Promise.all(
+      Array.from({ length: free }, async () => {
+        const { socket } = await rawSocket(instance.url);
+        if (!socket) throw new Error("handshake refused before the instance was full");
+        answerHeartbeat(socket);
+        return { socket, closedWith: closedWithReason(socket) };
+      }),
+    );
+    // Full: a person with an account is turned away for now...
+    expect((await rawSocket(instance.url)).status).toBe(503);
+    // ...but only until the anonymous sockets' time runs out.
+    const closes = await Promise.all(anonymous.map((a) => a.closedWith));
+    const heldMs = Date.now() - openedAt;
+    expect(new Set(closes.map((c) => `${c.code} ${c.reason}`))).toEqual(new Set(["4401 Not authenticated"]));
+    expect(heldMs).toBeLessThan(authTimeoutMs + 2_000);
+    const welcome = await authenticatedSocket(instance.url, anna.token);
+    await subscribeBroadcasts(welcome, 1);
+    await closeSocket(welcome);
+    reportCase({
+      id: "floods.anonymous-squatters",
+      section: "Floods and slow clients",
+      title: "Anonymous sockets filling every place",
+      method: `${free} sockets open without a session or token (answering the heartbeat) until the instance is full. WS_AUTH_TIMEOUT_MS=${authTimeoutMs}.`,
+      figures: {
+        "anonymous sockets": free,
+        "upgrade while full": "HTTP 503",
+        "all closed after (ms)": heldMs,
+        "close code": "4401 Not authenticated",
+        "an authenticated client afterwards": "admitted",
       },
     });
   }, 60_000);
@@ -348,6 +393,10 @@ describe("floods and slow clients", () => {
     });
   }, 180_000);
 });
+
+function closedWithReason(socket: WebSocket): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve) => socket.once("close", (code, reason) => resolve({ code, reason: reason.toString() })));
+}
 
 async function redisSubscribers(): Promise<number> {
   const admin = new Redis(redisUrl);

@@ -10,6 +10,8 @@ export const closeCodes = {
   sessionExpired: { code: 4001, reason: "Session expired" },
   /** The session or token the connection was opened with was ended by logout (same code: sign in again). */
   signedOut: { code: 4001, reason: "Signed out" },
+  /** No valid session or token within WS_AUTH_TIMEOUT_MS of opening: anonymous sockets do not hold places. */
+  notAuthenticated: { code: 4401, reason: "Not authenticated" },
   /** The user already holds MAX_CONNECTIONS_PER_USER connections on this instance. */
   tooManyForUser: { code: 4029, reason: "Too many connections for this user" },
 } as const;

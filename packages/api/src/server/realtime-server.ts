@@ -30,6 +30,8 @@ export type RealtimeServerOptions = {
   maxConnectionsPerUser: number;
   heartbeatMs: number;
   pongWaitMs: number;
+  /** A connection without a valid session or token is closed this long after opening (4401). */
+  authTimeoutMs: number;
 };
 
 export type RealtimeServer = {
@@ -194,7 +196,16 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     const untrack = trackConnection();
     log.info({ conn: connectionId, user: upgrade?.cookie?.user.id ?? null }, "connection opened");
     socket.on("message", () => metrics().messagesIn.inc());
+    // Anonymous sockets may ask for health, but must not hold one of MAX_CONNECTIONS places for
+    // long: whoever has not authenticated by now (cookie or connectionParams) is let go.
+    const authDeadline = setTimeout(() => {
+      if (presentAs.has(socket) || socket.readyState !== socket.OPEN) return;
+      log.info({ conn: connectionId }, "closing a connection that never authenticated");
+      socket.close(closeCodes.notAuthenticated.code, closeCodes.notAuthenticated.reason);
+    }, options.authTimeoutMs);
+    authDeadline.unref();
     socket.on("close", (code) => {
+      clearTimeout(authDeadline);
       untrack();
       const presentUser = presentAs.get(socket);
       if (presentUser) presence.disconnect(presentUser);
