@@ -6,11 +6,14 @@ export type Handshake = { socket?: WebSocket; status?: number; body?: string };
 /** Opens a WebSocket without any tRPC client, to speak (or misbehave) on the wire directly. */
 export function rawSocket(
   baseUrl: string,
-  options: { origin?: string; connectionParams?: boolean } = {},
+  options: { origin?: string; connectionParams?: boolean; cookie?: string } = {},
 ): Promise<Handshake> {
   const url = `${baseUrl.replace(/^http/, "ws")}/api/trpc-ws${options.connectionParams ? "?connectionParams=1" : ""}`;
   return new Promise((resolve) => {
-    const socket = new WebSocket(url, { headers: options.origin ? { origin: options.origin } : {} });
+    const headers: Record<string, string> = {};
+    if (options.origin) headers.origin = options.origin;
+    if (options.cookie) headers.cookie = options.cookie;
+    const socket = new WebSocket(url, { headers });
     socket.once("open", () => resolve({ socket }));
     socket.once("unexpected-response", (_req, res) => {
       let body = "";

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
 import { profileName } from "./profile";
 
 /** Where each case leaves its figures; `npm run reliability:report` turns them into docs/reliability.md. */
@@ -23,7 +24,13 @@ export type CaseReport = {
 export function reportCase(report: CaseReport): void {
   mkdirSync(resultsDir, { recursive: true });
   const file = join(resultsDir, `${report.id}.json`);
-  const body = { ...report, profile: profileName, recordedAt: new Date().toISOString() };
+  const testPath = expect.getState().testPath;
+  const body = {
+    ...report,
+    file: testPath ? `test/resilience/${basename(testPath)}` : undefined,
+    profile: profileName,
+    recordedAt: new Date().toISOString(),
+  };
   writeFileSync(file, `${JSON.stringify(body, null, 2)}\n`);
 }
 
