@@ -20,6 +20,20 @@ test("a new person registers, logs out, logs back in and reaches the console", a
   await expect(page.getByRole("heading", { name: "Realtime console" })).toBeVisible();
 });
 
+test("logging out in one tab takes the other tab's console to the login page", async ({ page, context }) => {
+  const carla = newPerson("Carla");
+  await register(page, carla);
+  const other = await context.newPage();
+  failOnPageErrors(other);
+  await other.goto("/test-websocket");
+  await expect(other.getByTestId("connection-badge")).toContainText("Connected");
+
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/login/);
+  // The server closed the other tab's socket (4001 Signed out); the page noticed it is signed out.
+  await expect(other).toHaveURL(/\/login\?callbackUrl=%2Ftest-websocket/, { timeout: 10_000 });
+});
+
 test("a signed-out visit to the console redirects to the login page", async ({ page }) => {
   await page.goto("/test-websocket");
   await expect(page).toHaveURL(/\/login/);

@@ -29,7 +29,16 @@ export type RealtimeOptions = {
   /** Failed reconnect attempts in a row before giving up and showing Offline. */
   maxAttempts?: number;
   heartbeatMs?: number;
+  /**
+   * Called when the server closed the connection because its credentials ended (4001: expired or
+   * signed out, perhaps in another tab) or never existed (4401). The page decides whether it is
+   * still signed in; reconnecting continues meanwhile.
+   */
+  onCredentialsEnded?: () => void;
 };
+
+/** Close codes that mean "sign in again", not "the network hiccupped" (docs/realtime.md). */
+const credentialCloseCodes = new Set([4001, 4401]);
 
 type WsClient = ReturnType<typeof createWSClient>;
 
@@ -149,9 +158,10 @@ export class RealtimeConnection {
         });
         void this.describe();
       },
-      onClose: () => {
+      onClose: (cause) => {
         if (this.ws !== ws || this.status.state === "offline") return;
         this.update({ state: "reconnecting", connectedSince: null, connectionId: null });
+        if (cause?.code !== undefined && credentialCloseCodes.has(cause.code)) this.options.onCredentialsEnded?.();
       },
     });
     this.ws = ws;

@@ -8,6 +8,21 @@ import { type ReactNode, useEffect, useState } from "react";
 import { RealtimeConnection, realtimeUrl } from "~/realtime/connection";
 import { RealtimeProvider } from "~/realtime/context";
 
+/**
+ * After the server closed the socket for its credentials: when the session is really gone (signed
+ * out here or in another tab, or expired), go to the login page and come back here afterwards.
+ */
+async function leaveIfSignedOut(): Promise<void> {
+  // next-auth answers `null` (or `{}`) when signed out; a failed request proves nothing either way.
+  const session = (await fetch("/api/auth/session", { cache: "no-store" })
+    .then((response) => (response.ok ? response.json() : "unknown"))
+    .catch(() => "unknown")) as { user?: unknown } | null | "unknown";
+  if (session !== "unknown" && !session?.user) {
+    const back = encodeURIComponent(window.location.pathname + window.location.search);
+    window.location.assign(`/login?callbackUrl=${back}`);
+  }
+}
+
 /** The generated, fully typed React hooks for every procedure of the app router. */
 export const api = createTRPCReact<AppRouter>();
 
@@ -30,7 +45,11 @@ export function TRPCReactProvider({
   const [{ connection, trpcClient }] = useState(() => {
     const connection =
       signedIn && typeof window !== "undefined"
-        ? new RealtimeConnection({ url: realtimeUrl(), maxAttempts: maxReconnects })
+        ? new RealtimeConnection({
+            url: realtimeUrl(),
+            maxAttempts: maxReconnects,
+            onCredentialsEnded: () => void leaveIfSignedOut(),
+          })
         : null;
     const http = httpBatchLink({ url: "/api/trpc" });
     const trpcClient = api.createClient({
