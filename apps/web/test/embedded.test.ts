@@ -94,7 +94,7 @@ const cli = join(dirname(fileURLToPath(import.meta.url)), "../../../packages/cli
 function plauder(args: string[], env: Record<string, string>, until?: RegExp) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [cli, ...args], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "production", ...env },
     });
     let stdout = "";
     let stderr = "";

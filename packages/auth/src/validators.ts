@@ -17,7 +17,13 @@ export const newPasswordSchema = z
 export const registerInput = z.object({
   email: emailSchema,
   password: newPasswordSchema,
-  name: z.string().trim().min(1, "Name is required").max(64, "Name must be at most 64 characters"),
+  name: z
+    .string()
+    .trim()
+    .min(1, "Name is required")
+    .max(64, "Name must be at most 64 characters")
+    // Postgres text cannot hold NUL; refusing it here makes it a clear BAD_REQUEST, not a failed insert.
+    .refine((value) => !value.includes("\u0000"), "Name must not contain NUL characters"),
 });
 export type RegisterInput = z.infer<typeof registerInput>;
 

@@ -40,6 +40,8 @@ export const envSchema = z.object({
   WS_PONG_WAIT_MS: positiveInt(5_000),
   /** How long a connection may stay without a valid session or token before it is closed (4401). */
   WS_AUTH_TIMEOUT_MS: positiveInt(10_000),
+  /** Live subscriptions one connection may hold; the next one is refused with TOO_MANY_REQUESTS. */
+  WS_MAX_SUBSCRIPTIONS: positiveInt(100),
   /** Unsent bytes one connection may queue before it is closed as a slow consumer. */
   WS_MAX_BUFFERED: positiveInt(1_048_576),
   /** Failed reconnect attempts in a row after which the web app stops and shows Offline. */

@@ -1,4 +1,5 @@
 export { clientAddressHeader, clientAddressOf } from "./client-address";
+export { describeError } from "./describe-error";
 export { type Env, envSchema, getEnv, parseEnv, resetEnv } from "./env";
 export { getInstanceId } from "./instance";
 export { getLogger, type Logger } from "./logger";

@@ -99,6 +99,12 @@ describe("Postgres restarted under a publish stream", () => {
     // And both are healthy again without having been restarted.
     expect([await dbState(a), await dbState(b)]).toEqual(["up", "up"]);
     expect(a.running() && b.running()).toBe(true);
+    // The failed inserts were logged as the database's own error, without the query's parameters
+    // (the broadcast text, the sender's name).
+    const logs = a.output() + b.output();
+    expect(logs).toContain("could not store a broadcast");
+    expect(logs).not.toContain("params:");
+    expect(logs).not.toMatch(/stream \d+/);
     reportCase({
       id: "faults.postgres-restarts",
       section: "Faults",

@@ -160,7 +160,7 @@ describe("ending a session", () => {
     const admin = new Redis(redis.url);
     const signedOutAt = Date.now();
     try {
-      await admin.client("KILL", "TYPE", "pubsub");
+      await admin.call("CLIENT", "KILL", "TYPE", "pubsub");
       expect(await signOut(a.url, laptop)).toBe(302);
     } finally {
       admin.disconnect();

@@ -1,4 +1,4 @@
-import { getLogger } from "@plauder/runtime";
+import { describeError, getLogger } from "@plauder/runtime";
 import type { Bus } from "../bus/index";
 import { notifyEach, parseBusMessage } from "../bus/messages";
 import type { BroadcastStore } from "./store";
@@ -151,7 +151,7 @@ export class BroadcastFeed {
       }
     } catch (error) {
       // The store is unreachable: keep what is pending and try again on the next poll.
-      this.log.warn({ err: (error as Error).message }, "could not read the broadcast log; will retry");
+      this.log.warn({ err: describeError(error) }, "could not read the broadcast log; will retry");
     } finally {
       this.draining = false;
     }

@@ -2,6 +2,7 @@ import type { AuthUser } from "@plauder/auth";
 import {
   createMemoryRateLimiter,
   createRedisRateLimiter,
+  describeError,
   getEnv,
   getInstanceId,
   getLogger,
@@ -53,7 +54,7 @@ function startRetention(): void {
   const prune = () =>
     getBroadcastStore()
       .prune(env.BROADCAST_RETENTION_COUNT, env.BROADCAST_RETENTION_DAYS * 86_400_000)
-      .catch((error: Error) => getLogger().warn({ err: error.message }, "broadcast retention failed"));
+      .catch((error: Error) => getLogger().warn({ err: describeError(error) }, "broadcast retention failed"));
   setInterval(prune, 60_000).unref();
 }
 
@@ -101,7 +102,7 @@ export async function publishBroadcast(user: AuthUser, text: string): Promise<{ 
       instanceId: getInstanceId(),
     });
   } catch (error) {
-    getLogger().error({ user: user.id, err: (error as Error).message }, "could not store a broadcast");
+    getLogger().error({ user: user.id, err: describeError(error) }, "could not store a broadcast");
     throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "The broadcast could not be stored; try again" });
   }
   metrics().published.inc();

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type Credential, readAccessToken, revokedAmong, sessionFromCookie } from "@plauder/auth";
-import { clientAddressOf, getInstanceId, getLogger } from "@plauder/runtime";
+import { clientAddressOf, describeError, getInstanceId, getLogger } from "@plauder/runtime";
 import { TRPCError } from "@trpc/server";
 import { applyWSSHandler } from "@trpc/server/adapters/ws";
 import { type WebSocket, WebSocketServer } from "ws";
@@ -69,9 +69,9 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   // Listening starts now, so the first subscriber does not wait for the feed and health is accurate.
   getBroadcastFeed()
     .start()
-    .catch((error: Error) => log.error({ err: error.message }, "broadcast feed failed to start"));
+    .catch((error: Error) => log.error({ err: describeError(error) }, "broadcast feed failed to start"));
   const presence = getPresence();
-  presence.start().catch((error: Error) => log.error({ err: error.message }, "presence failed to start"));
+  presence.start().catch((error: Error) => log.error({ err: describeError(error) }, "presence failed to start"));
   // Who each authenticated socket counts as in presence, so its close can be counted off.
   const presentAs = new WeakMap<WebSocket, string>();
 
