@@ -1,6 +1,6 @@
 import { type Database, getDatabase, users } from "@plauder/db";
 import { eq } from "drizzle-orm";
-import { getLoginLimiter } from "./login-throttle";
+import { getLoginLimiter, loginThrottleKey } from "./login-throttle";
 import { hashPassword, verifyAgainstDummy, verifyPassword } from "./password";
 import type { AuthUser, LoginInput, RegisterInput } from "./validators";
 
@@ -59,7 +59,7 @@ export async function attemptLogin(
   db: Database = getDatabase().db,
 ): Promise<LoginResult> {
   const limiter = getLoginLimiter();
-  const throttleKey = `${clientAddress}|${input.email}`;
+  const throttleKey = loginThrottleKey(clientAddress, input.email);
   const decision = await limiter.hit(throttleKey);
   if (!decision.allowed) return { ok: false, reason: "throttled", retryAfterSeconds: decision.retryAfterSeconds };
 

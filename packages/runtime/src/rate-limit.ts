@@ -10,14 +10,27 @@ export type RateLimitResult = { allowed: true; remaining: number } | { allowed: 
  */
 export interface RateLimiter {
   hit(key: string): Promise<RateLimitResult>;
+  /**
+   * Whole seconds until `hit(key)` would be allowed again (at least 1 while the key is refused), or 0
+   * when the next hit would be allowed now. Counts nothing: reading it never uses up the budget.
+   */
+  retryAfter(key: string): Promise<number>;
   reset(key: string): Promise<void>;
 }
 
 export type RateLimitOptions = { name: string; limit: number; windowMs: number };
 
+const secondsOf = (ttlMs: number) => Math.max(1, Math.ceil(ttlMs / 1000));
+
 function decide(count: number, ttlMs: number, limit: number): RateLimitResult {
   if (count <= limit) return { allowed: true, remaining: limit - count };
-  return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(ttlMs / 1000)) };
+  return { allowed: false, retryAfterSeconds: secondsOf(ttlMs) };
+}
+
+/** What {@link RateLimiter.retryAfter} answers for a window holding `count` hits and `ttlMs` to run. */
+function waitFor(count: number, ttlMs: number, limit: number): number {
+  // The next hit is refused once the window already holds `limit` hits.
+  return count >= limit && ttlMs > 0 ? secondsOf(ttlMs) : 0;
 }
 
 /** Counts in Redis, so every instance shares one budget per key. */
@@ -37,6 +50,18 @@ export function createRedisRateLimiter(redis: Redis, prefix: string, options: Ra
       const count = Number(replies[0]?.[1]);
       const ttl = Number(replies[2]?.[1]);
       return decide(count, ttl > 0 ? ttl : options.windowMs, options.limit);
+    },
+    async retryAfter(key) {
+      const redisKey = keyOf(key);
+      // One transaction, so the count and its expiry describe the same window.
+      const replies = await redis.multi().get(redisKey).pttl(redisKey).exec();
+      if (!replies) throw new Error("rate limit transaction was discarded");
+      for (const [error] of replies) if (error) throw error;
+      const count = Number(replies[0]?.[1] ?? 0);
+      const ttl = Number(replies[1]?.[1]);
+      // -2: no such key (nothing counted); -1: no expiry, which hit() never leaves, so assume a full window.
+      if (ttl === -2) return 0;
+      return waitFor(count, ttl > 0 ? ttl : options.windowMs, options.limit);
     },
     async reset(key) {
       await redis.del(keyOf(key));
@@ -62,6 +87,11 @@ export function createMemoryRateLimiter(options: RateLimitOptions, now: () => nu
       }
       window.count += 1;
       return decide(window.count, window.resetAt - at, options.limit);
+    },
+    async retryAfter(key) {
+      const window = windows.get(key);
+      if (!window) return 0;
+      return waitFor(window.count, window.resetAt - now(), options.limit);
     },
     async reset(key) {
       windows.delete(key);

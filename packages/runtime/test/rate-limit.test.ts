@@ -40,4 +40,73 @@ describe.each(limiters)("%s rate limiter", (_name, create, advance) => {
     await limiter.reset("r");
     expect((await limiter.hit("r")).allowed).toBe(true);
   });
+
+  it("reads the time until the next allowed hit without counting one", async () => {
+    const limiter = create();
+    expect(await limiter.retryAfter("p")).toBe(0);
+    await limiter.hit("p");
+    await limiter.hit("p");
+    // Reading it many times costs nothing: the budget still has its third hit.
+    for (let i = 0; i < 5; i++) expect(await limiter.retryAfter("p")).toBe(0);
+    expect((await limiter.hit("p")).allowed).toBe(true);
+    // The window is full: the next hit would be refused, for the rest of the window.
+    expect(await limiter.retryAfter("p")).toBe(1);
+    const refused = await limiter.hit("p");
+    expect(refused.allowed).toBe(false);
+    if (!refused.allowed) expect(await limiter.retryAfter("p")).toBe(refused.retryAfterSeconds);
+    expect(await limiter.retryAfter("other")).toBe(0);
+    await advance(1_000);
+    expect(await limiter.retryAfter("p")).toBe(0);
+    expect((await limiter.hit("p")).allowed).toBe(true);
+  });
+
+  it("reads 0 after a reset", async () => {
+    const limiter = create();
+    for (let i = 0; i < 4; i++) await limiter.hit("q");
+    expect(await limiter.retryAfter("q")).toBeGreaterThanOrEqual(1);
+    await limiter.reset("q");
+    expect(await limiter.retryAfter("q")).toBe(0);
+  });
+});
+
+describe("retryAfter over a long window", () => {
+  const windowMs = 600_000;
+
+  it("memory: counts down the rest of the window, as hit() reports it", async () => {
+    let at = 0;
+    const limiter = createMemoryRateLimiter({ name: "long", limit: 2, windowMs }, () => at);
+    await limiter.hit("k");
+    at = 1_000;
+    await limiter.hit("k");
+    expect(await limiter.retryAfter("k")).toBe(599);
+    at = 100_500;
+    const refused = await limiter.hit("k");
+    expect(refused).toEqual({ allowed: false, retryAfterSeconds: 500 });
+    expect(await limiter.retryAfter("k")).toBe(500);
+    at = 599_999;
+    expect(await limiter.retryAfter("k")).toBe(1);
+    at = 600_000;
+    expect(await limiter.retryAfter("k")).toBe(0);
+  });
+
+  it("redis: reports the key's remaining time, as hit() reports it", async () => {
+    const prefix = `plauder-test-${randomUUID()}:`;
+    const limiter = createRedisRateLimiter(redis, prefix, { name: "long", limit: 2, windowMs });
+    try {
+      await limiter.hit("k");
+      await limiter.hit("k");
+      const waiting = await limiter.retryAfter("k");
+      expect(waiting).toBeGreaterThanOrEqual(599);
+      expect(waiting).toBeLessThanOrEqual(600);
+      const refused = await limiter.hit("k");
+      expect(refused.allowed).toBe(false);
+      if (!refused.allowed)
+        expect(Math.abs((await limiter.retryAfter("k")) - refused.retryAfterSeconds)).toBeLessThanOrEqual(1);
+      // Shortening the key's expiry (as time passing would) shows up in the answer.
+      await redis.pexpire(`${prefix}ratelimit:long:k`, 42_300);
+      expect(await limiter.retryAfter("k")).toBe(43);
+    } finally {
+      await limiter.reset("k");
+    }
+  });
 });
