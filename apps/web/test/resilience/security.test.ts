@@ -14,6 +14,7 @@ import { type Account, newAccount } from "../support/clients";
 import { type Instance, startInstance, uniquePrefix } from "../support/processes";
 import type { Handshake } from "../support/raw-socket";
 import { reportCase } from "./support/report";
+import { postCredentials } from "./support/session-cookie";
 
 const section = "Security";
 const authSecret = `${randomUUID()}${randomUUID()}`;
@@ -163,48 +164,9 @@ async function whoAmIWithToken(token: string): Promise<{ answer: Answer; frames:
   return { answer, frames: conversation.frames };
 }
 
-type SignIn = {
-  status: number;
-  sessionCookie: string | null;
-  retryAfter: string | null;
-  body: string;
-  location: string | null;
-};
-
-/**
- * Signs in the way the app's login page does, over plain HTTP: GET /api/auth/csrf for the token and
- * its cookie, then POST the credentials form. `jsClient` adds the header next-auth's `signIn()` sends
- * (it asks for a JSON answer instead of a redirect).
- */
-async function browserSignIn(email: string, password: string, options: { jsClient?: boolean } = {}): Promise<SignIn> {
-  const csrf = await fetch(`${instance.url}/api/auth/csrf`);
-  const { csrfToken } = (await csrf.json()) as { csrfToken: string };
-  const cookies = csrf.headers
-    .getSetCookie()
-    .map((cookie) => cookie.split(";")[0])
-    .join("; ");
-  const response = await fetch(`${instance.url}/api/auth/callback/credentials`, {
-    method: "POST",
-    redirect: "manual",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      cookie: cookies,
-      ...(options.jsClient ? { "x-auth-return-redirect": "1" } : {}),
-    },
-    body: new URLSearchParams({ email, password, csrfToken, callbackUrl: ownOrigin() }),
-  });
-  const session = response.headers
-    .getSetCookie()
-    .map((cookie) => cookie.split(";")[0] ?? "")
-    .find((cookie) => /^(__Secure-)?authjs\.session-token=./.test(cookie));
-  return {
-    status: response.status,
-    sessionCookie: session ?? null,
-    retryAfter: response.headers.get("retry-after"),
-    body: await response.text(),
-    location: response.headers.get("location"),
-  };
-}
+/** Signs in the way the app's login page does, over plain HTTP (see support/session-cookie.ts). */
+const browserSignIn = (email: string, password: string, options: { jsClient?: boolean } = {}) =>
+  postCredentials(instance.url, email, password, options);
 
 type LoginAnswer = {
   status: number;

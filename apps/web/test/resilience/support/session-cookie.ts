@@ -17,19 +17,56 @@ async function csrf(baseUrl: string, cookie = ""): Promise<{ csrfToken: string; 
   return { csrfToken, cookies: pairs(response) };
 }
 
-export async function signInWithCredentials(baseUrl: string, email: string, password: string): Promise<BrowserSession> {
+/** The credentials sign-in's whole answer, for cases that look at refusals too. */
+export type SignInAnswer = {
+  status: number;
+  /** `authjs.session-token=…` when the sign-in succeeded. */
+  sessionCookie: string | null;
+  /** The CSRF cookie the sign-in was made with. */
+  csrfCookies: string[];
+  retryAfter: string | null;
+  body: string;
+  location: string | null;
+};
+
+/**
+ * POSTs the credentials form as the login page does. `jsClient` adds the header next-auth's
+ * `signIn()` sends (it asks for a JSON answer instead of a redirect).
+ */
+export async function postCredentials(
+  baseUrl: string,
+  email: string,
+  password: string,
+  options: { jsClient?: boolean } = {},
+): Promise<SignInAnswer> {
   const { csrfToken, cookies } = await csrf(baseUrl);
   const response = await fetch(`${baseUrl}/api/auth/callback/credentials`, {
     method: "POST",
     redirect: "manual",
-    headers: { "content-type": "application/x-www-form-urlencoded", cookie: cookies.join("; ") },
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      cookie: cookies.join("; "),
+      ...(options.jsClient ? { "x-auth-return-redirect": "1" } : {}),
+    },
     body: new URLSearchParams({ email, password, csrfToken, callbackUrl: `${baseUrl}/` }),
   });
-  const session = pairs(response).find((pair) => pair.startsWith("authjs.session-token="));
-  if (!session) throw new Error(`sign-in gave no session cookie (HTTP ${response.status})`);
   return {
-    cookie: [...cookies.filter((c) => !c.startsWith("authjs.session-token=")), session].join("; "),
-    sessionToken: session.slice("authjs.session-token=".length),
+    status: response.status,
+    sessionCookie: pairs(response).find((pair) => /^(__Secure-)?authjs\.session-token=./.test(pair)) ?? null,
+    csrfCookies: cookies,
+    retryAfter: response.headers.get("retry-after"),
+    body: await response.text(),
+    location: response.headers.get("location"),
+  };
+}
+
+export async function signInWithCredentials(baseUrl: string, email: string, password: string): Promise<BrowserSession> {
+  const answer = await postCredentials(baseUrl, email, password);
+  const session = answer.sessionCookie;
+  if (!session) throw new Error(`sign-in gave no session cookie (HTTP ${answer.status})`);
+  return {
+    cookie: [...answer.csrfCookies.filter((c) => !c.startsWith("authjs.session-token=")), session].join("; "),
+    sessionToken: session.slice(session.indexOf("=") + 1),
   };
 }
 
