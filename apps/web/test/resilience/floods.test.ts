@@ -340,13 +340,7 @@ describe("floods and slow clients", () => {
     );
     const numsub = await redisSubscribers();
 
-    expect(after.feedListeners).toBe(baseline.feedListeners);
-    expect(after.directFanoutSubscribers).toBe(baseline.directFanoutSubscribers);
-    expect(after.busHandlers).toBe(baseline.busHandlers);
-    expect(after.presenceListeners).toBe(baseline.presenceListeners);
-    expect(timers(after)).toBeLessThanOrEqual(timers(baseline) + 2);
-    expect(numsub).toBe(1);
-    expect(after.memory.heapUsed - baseline.memory.heapUsed).toBeLessThan(4 * 1024 * 1024);
+    expectBackToBaseline(baseline, after, numsub);
     reportCase({
       id: "floods.subscribe-cycles",
       section: "Floods and slow clients",
@@ -376,14 +370,7 @@ describe("floods and slow clients", () => {
     );
     const numsub = await redisSubscribers();
 
-    expect(after.connections).toBe(baseline.connections);
-    expect(after.feedListeners).toBe(baseline.feedListeners);
-    expect(after.directFanoutSubscribers).toBe(baseline.directFanoutSubscribers);
-    expect(after.busHandlers).toBe(baseline.busHandlers);
-    expect(after.presenceListeners).toBe(baseline.presenceListeners);
-    expect(timers(after)).toBeLessThanOrEqual(timers(baseline) + 2);
-    expect(numsub).toBe(1);
-    expect(after.memory.heapUsed - baseline.memory.heapUsed).toBeLessThan(4 * 1024 * 1024);
+    expectBackToBaseline(baseline, after, numsub);
     // The per-user count came back down too: Bert can hold MAX_CONNECTIONS_PER_USER sockets again.
     const again = await Promise.all(Array.from({ length: 5 }, () => authenticatedSocket(instance.url, bert.token)));
     await Promise.all(again.map((s) => subscribeBroadcasts(s, 1)));
@@ -410,6 +397,18 @@ async function redisSubscribers(): Promise<number> {
   } finally {
     admin.disconnect();
   }
+}
+
+/** Everything a leak would grow is back where it was; the heap within 4 MB after a full GC. */
+function expectBackToBaseline(baseline: Diagnostics, after: Diagnostics, redisSubscriptions: number): void {
+  expect(after.connections).toBe(baseline.connections);
+  expect(after.feedListeners).toBe(baseline.feedListeners);
+  expect(after.directFanoutSubscribers).toBe(baseline.directFanoutSubscribers);
+  expect(after.busHandlers).toBe(baseline.busHandlers);
+  expect(after.presenceListeners).toBe(baseline.presenceListeners);
+  expect(timers(after)).toBeLessThanOrEqual(timers(baseline) + 2);
+  expect(redisSubscriptions).toBe(1);
+  expect(after.memory.heapUsed - baseline.memory.heapUsed).toBeLessThan(4 * 1024 * 1024);
 }
 
 function leakFigures(baseline: Diagnostics, after: Diagnostics, numsub: number) {
