@@ -90,8 +90,11 @@ describe("embedded defaults", () => {
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), "../../../packages/client/bin/plauder.mjs");
 
-/** Runs the plauder CLI; resolves when it exits, or when `until` matches its output (then stops it). */
-function plauder(args: string[], env: Record<string, string>, until?: RegExp) {
+/**
+ * Runs the plauder CLI; resolves when it exits, or when `until` matches its output (then stops it).
+ * `onStatus` sees stderr (the status lines) as it grows.
+ */
+function plauder(args: string[], env: Record<string, string>, until?: RegExp, onStatus?: (stderr: string) => void) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [cli, ...args], {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "production", ...env },
@@ -104,6 +107,7 @@ function plauder(args: string[], env: Record<string, string>, until?: RegExp) {
     });
     child.stderr.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();
+      onStatus?.(stderr);
     });
     child.on("exit", (code) => resolve({ code, stdout, stderr }));
   });
@@ -148,10 +152,23 @@ describe("the plauder CLI against a running server", () => {
     const me = () =>
       fetch(`${instance.url}/api/trpc/auth.me`, { headers: { authorization: `Bearer ${stored.token}` } });
     expect((await me()).status).toBe(200);
+    // A listener on the same token is told its session ended, instead of reconnecting forever.
+    let listening: () => void = () => {};
+    const started = new Promise<void>((resolve) => {
+      listening = resolve;
+    });
+    const listener = plauder(["listen"], env, undefined, (status) => {
+      if (status.includes("Listening for broadcasts")) listening();
+    });
+    await started;
     const logout = await plauder(["logout"], env);
     expect(logout.code).toBe(0);
     expect(logout.stderr).not.toContain("Could not reach");
     expect((await me()).status).toBe(401);
+    const listened = await listener;
+    expect(listened.code).toBe(2);
+    expect(listened.stderr).toContain("This session was signed out; run `plauder login` again");
+    expect(listened.stderr).not.toContain("reconnecting");
   });
 
   it("says clearly when the password is wrong or the server is unreachable", async () => {

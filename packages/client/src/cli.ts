@@ -3,7 +3,13 @@ import { parseArgs } from "node:util";
 import type { Broadcast } from "@plauder/api";
 import { TRPCClientError } from "@trpc/client";
 import { jitteredBackoff } from "./backoff";
-import { createPlauderClient, type PlauderClient, type PlauderClientOptions } from "./client";
+import {
+  type CredentialsEnded,
+  createPlauderClient,
+  credentialsEndedCodes,
+  type PlauderClient,
+  type PlauderClientOptions,
+} from "./client";
 import {
   CredentialsFileError,
   credentialsPath,
@@ -655,9 +661,23 @@ export class ConnectionWatch {
     } else if (this.open) {
       // Only the first close counts; failed reconnect attempts close too and must not move the deadline.
       this.open = false;
-      this.status.lost?.();
+      // An ended sign-in is no lost connection: the client signs in again or reports it as such.
+      const signInEnded = cause?.code !== undefined && credentialsEndedCodes.has(cause.code);
+      if (!signInEnded) this.status.lost?.();
       if (this.mode === "one-shot") this.arm("the connection was lost");
     }
+  };
+
+  /** The server ended the token this command runs with (logged out elsewhere, or expired). */
+  readonly onCredentialsEnded = (ended: CredentialsEnded): void => {
+    if (this.disposed) return;
+    const why =
+      ended.code === 4401
+        ? "The server did not accept the token"
+        : ended.reason === "Signed out"
+          ? "This session was signed out"
+          : "Your session expired";
+    this.fail(new CliError(`${why}; run \`plauder login\` again`, exitCodes.auth));
   };
 
   dispose(): void {
@@ -695,6 +715,7 @@ async function openSession(target: Target, io: CliIO, watch: ConnectionWatch, mo
     retryDelayMs: (attempt) => (closing ? 0 : backoff(attempt)),
     onOpen: watch.onOpen,
     onClose: watch.onClose,
+    onCredentialsEnded: watch.onCredentialsEnded,
   });
   watch.start();
   return {

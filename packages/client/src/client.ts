@@ -16,7 +16,20 @@ export type PlauderClientOptions = (
   /** Called when the socket opens or closes (connection status in CLIs and tests). */
   onOpen?: () => void;
   onClose?: (cause?: { code?: number }) => void;
+  /**
+   * Called when the server closes the socket because the fixed `token` it was opened with has
+   * ended (expired or logged out, close 4001) or was never accepted (4401). No reconnect could
+   * succeed with it, so the client stops: open subscriptions complete, further calls fail.
+   * Clients with email and password sign in again instead and do not call this.
+   */
+  onCredentialsEnded?: (ended: CredentialsEnded) => void;
 };
+
+/** Why a fixed-token client stopped: the server's close code and reason (docs/realtime.md). */
+export type CredentialsEnded = { code: number; reason: string };
+
+/** 4001: the session or token expired or was logged out. 4401: no valid credential was ever presented. */
+export const credentialsEndedCodes: ReadonlySet<number> = new Set([4001, 4401]);
 
 export type PlauderClient = {
   /** The typed tRPC client: `ping`, `echo`, `broadcast` subscriptions, `publish`, `health`, `auth.me`. */
@@ -53,7 +66,19 @@ export async function createPlauderClient(options: PlauderClientOptions): Promis
     connectionParams: async () => ({ token: await currentToken() }),
     retryDelayMs: options.retryDelayMs ?? jitteredBackoff,
     onOpen: options.onOpen,
-    onClose: options.onClose,
+    onClose: (cause) => {
+      options.onClose?.(cause);
+      if (cause?.code === undefined || !credentialsEndedCodes.has(cause.code)) return;
+      if (fixedToken === null) {
+        // A password client's session was logged out or expired early: the reconnect signs in anew.
+        session = null;
+        return;
+      }
+      // Told first, so the reason is known before open subscriptions complete.
+      options.onCredentialsEnded?.({ code: cause.code, reason: closeReason(cause) });
+      // Closing here, before wsLink schedules its reconnect, is what stops that reconnect.
+      void wsClient.close();
+    },
   });
   const api = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient })] });
   return {
@@ -62,4 +87,10 @@ export async function createPlauderClient(options: PlauderClientOptions): Promis
       await wsClient.close();
     },
   };
+}
+
+/** The close frame's reason: tRPC passes the socket's CloseEvent, though its type only names the code. */
+function closeReason(cause: { code?: number }): string {
+  const reason = (cause as { reason?: unknown }).reason;
+  return typeof reason === "string" ? reason : "";
 }

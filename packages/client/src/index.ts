@@ -1,5 +1,10 @@
 export { jitteredBackoff } from "./backoff";
-export { createPlauderClient, type PlauderClient, type PlauderClientOptions } from "./client";
+export {
+  type CredentialsEnded,
+  createPlauderClient,
+  type PlauderClient,
+  type PlauderClientOptions,
+} from "./client";
 export {
   InvalidCredentialsError,
   PlauderClientError,

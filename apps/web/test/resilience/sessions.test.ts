@@ -4,12 +4,12 @@
  * the announcement. The person's other sessions stay connected.
  */
 import { randomUUID } from "node:crypto";
-import type { PlauderClient } from "@plauder/client";
+import type { CredentialsEnded, PlauderClient } from "@plauder/client";
 import { createTestPostgres } from "@plauder/db/testing";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { type Account, connect, newAccount } from "../support/clients";
+import { type Account, connect, issueToken, newAccount } from "../support/clients";
 import { type Instance, startInstance, startRedis, type TestRedis, uniquePrefix } from "../support/processes";
 import { nextMessage } from "../support/raw-socket";
 import { answerHeartbeat } from "./support/raw-client";
@@ -122,31 +122,53 @@ describe("ending a session", () => {
 
   it("auth.logout ends a token: its sockets close, it is refused afterwards, other tokens carry on", async () => {
     const other = await newAccount(a.url, "Anna2");
-    const [first, second] = [await connect(a.url, anna), await connect(b.url, anna)];
+    // A session of its own: Anna's original token (the CLI of the test above) must outlive it.
+    const session = { ...anna, token: (await issueToken(a.url, anna)).token };
+    let reopened = 0;
+    let ended: (value: CredentialsEnded) => void = () => {};
+    const endedOnB = new Promise<CredentialsEnded>((resolve) => {
+      ended = resolve;
+    });
+    const first = await connect(a.url, session);
+    const second = await connect(b.url, session, { onOpen: () => reopened++, onCredentialsEnded: ended });
+    const sameUserOtherToken = await connect(b.url, anna);
     const bystander = await connect(a.url, other);
-    clients.push(first, second, bystander);
+    clients.push(first, second, sameUserOtherToken, bystander);
+    expect((await second.api.auth.me.query()).id).toBe(anna.id);
+    expect((await sameUserOtherToken.api.auth.me.query()).id).toBe(anna.id);
     // The typed client reports the close through its connection state; watch the raw socket count instead.
-    const before = (await (await fetch(`${b.url}/api/health`)).json()) as { connections: number };
+    const connectionsOnB = async () =>
+      ((await (await fetch(`${b.url}/api/health`)).json()) as { connections: number }).connections;
+    const before = await connectionsOnB();
     const loggedOutAt = Date.now();
     expect(await first.api.auth.logout.mutate()).toEqual({ ended: true });
     let after = before;
-    while (after.connections >= before.connections && Date.now() - loggedOutAt < heartbeatMs * 2) {
-      after = (await (await fetch(`${b.url}/api/health`)).json()) as { connections: number };
-    }
+    while (after >= before && Date.now() - loggedOutAt < heartbeatMs * 2) after = await connectionsOnB();
     const closeMs = Date.now() - loggedOutAt;
-    expect(after.connections).toBe(before.connections - 1);
     expect(closeMs).toBeLessThan(heartbeatMs);
-    const refused = await fetch(`${a.url}/api/trpc/auth.me`, { headers: { authorization: `Bearer ${anna.token}` } });
+    // The typed client learns why and stops instead of reconnecting with a dead token.
+    expect(await endedOnB).toEqual({ code: 4001, reason: "Signed out" });
+    const opensBefore = reopened;
+    // Past one more sweep, exactly one socket on b has closed (the logged-out token's) and stays closed.
+    await new Promise((resolve) => setTimeout(resolve, heartbeatMs + 250));
+    expect(await connectionsOnB()).toBe(before - 1);
+    expect(reopened).toBe(opensBefore);
+    // A later call opens a socket again on purpose, and is told plainly.
+    await expect(second.api.auth.me.query()).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
+    const refused = await fetch(`${a.url}/api/trpc/auth.me`, { headers: { authorization: `Bearer ${session.token}` } });
     expect(refused.status).toBe(401);
+    expect((await sameUserOtherToken.api.auth.me.query()).id).toBe(anna.id);
     expect((await bystander.api.auth.me.query()).id).toBe(other.id);
     reportCase({
       id: "security.token-logout",
       section: "Security",
       title: "Logging out a token (CLI `plauder logout`, auth.logout)",
-      method: "One token connected to both instances; auth.logout on one of them.",
+      method:
+        "One token connected to both instances, next to another token of the same person and another person's; auth.logout on one of them.",
       figures: {
         "socket on the other instance closed after (ms)": closeMs,
         "token afterwards": "401 UNAUTHORIZED",
+        "same person's other token": "unaffected",
         "another person's token": "unaffected",
       },
     });

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Broadcast } from "@plauder/api";
-import { createPlauderClient, type PlauderClient } from "@plauder/client";
+import { createPlauderClient, type PlauderClient, type PlauderClientOptions } from "@plauder/client";
 
 export type Account = { email: string; password: string; name: string; id: string; token: string };
 
@@ -14,18 +14,32 @@ export async function newAccount(baseUrl: string, name = "Tester"): Promise<Acco
     body: JSON.stringify({ email, password, name }),
   });
   if (!registered.ok) throw new Error(`registration failed: ${registered.status} ${await registered.text()}`);
+  const { id, token } = await issueToken(baseUrl, { email, password });
+  return { email, password, name, id, token };
+}
+
+/** Signs in over the token endpoint: every call starts a new session with its own token. */
+export async function issueToken(
+  baseUrl: string,
+  credentials: { email: string; password: string },
+): Promise<{ id: string; token: string }> {
   const login = await fetch(`${baseUrl}/api/v1/auth/login`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email, password }),
+    body: JSON.stringify(credentials),
   });
+  if (!login.ok) throw new Error(`sign-in failed: ${login.status} ${await login.text()}`);
   const body = (await login.json()) as { token: string; user: { id: string } };
-  return { email, password, name, id: body.user.id, token: body.token };
+  return { id: body.user.id, token: body.token };
 }
 
 /** A typed client on one instance, retrying quickly so tests do not wait on production backoff. */
-export function connect(baseUrl: string, account: Account): Promise<PlauderClient> {
-  return createPlauderClient({ url: baseUrl, token: account.token, retryDelayMs: () => 200 });
+export function connect(
+  baseUrl: string,
+  account: Account,
+  callbacks: Pick<PlauderClientOptions, "onOpen" | "onClose" | "onCredentialsEnded"> = {},
+): Promise<PlauderClient> {
+  return createPlauderClient({ url: baseUrl, token: account.token, retryDelayMs: () => 200, ...callbacks });
 }
 
 /** A refusal from the HTTP tRPC endpoint, with the error's `data` (code, httpStatus, …) as tRPC sent it. */
