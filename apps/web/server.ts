@@ -2,7 +2,7 @@
  * The Plauder server: one process, one port. Next.js serves pages and HTTP APIs; the realtime server
  * owns WebSocket upgrades on /api/trpc-ws. Started with tsx, so the workspace's TypeScript runs as is.
  */
-import { createServer } from "node:http";
+import { createServer, type IncomingMessage } from "node:http";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import nextEnv from "@next/env";
@@ -16,6 +16,7 @@ import next from "next";
 
 const appDir = dirname(fileURLToPath(import.meta.url));
 const websocketPath = "/api/trpc-ws";
+const unreadBodyGraceMs = 2_000;
 
 async function main(): Promise<void> {
   const dev = process.env.NODE_ENV !== "production";
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
     if (env.DIAGNOSTICS_TOKEN && (req.url ?? "").split("?")[0] === diagnosticsPath) {
       return serveDiagnostics(req, res, env.DIAGNOSTICS_TOKEN);
     }
+    res.once("finish", () => closeAfterUnreadBody(req));
     void handleRequest(req, res);
   });
 
@@ -98,6 +100,23 @@ async function main(): Promise<void> {
     log.info({ port: env.PORT, dev }, "listening");
     console.log(`\n  Plauder is running at ${env.APP_URL}\n`);
   });
+}
+
+/**
+ * A handler that answered before reading the whole body (413 for an oversized one) leaves the rest
+ * in flight, and where the next request on this connection would start is unknown. So the
+ * connection ends after this answer, while the rest is read and dropped for a short grace period
+ * (closing with unread data would reset the answer away); a client still sending then is cut off.
+ */
+function closeAfterUnreadBody(req: IncomingMessage): void {
+  if (req.complete) return;
+  const socket = req.socket;
+  const cutOff = setTimeout(() => socket.destroy(), unreadBodyGraceMs);
+  cutOff.unref();
+  socket.once("close", () => clearTimeout(cutOff));
+  if (!req.destroyed) req.resume();
+  socket.resume();
+  socket.end();
 }
 
 main().catch((error: unknown) => {

@@ -25,3 +25,17 @@ export async function readBody(request: Request, maxBytes: number): Promise<stri
   }
   return Buffer.concat(chunks).toString("utf8");
 }
+
+/**
+ * A copy of a POST request whose body was read under `maxBytes` (other methods pass through).
+ * Content-Length alone is not enough: a chunked body declares no length, and the handlers behind
+ * (tRPC, next-auth) would buffer all of it. Throws BodyTooLargeError past the limit.
+ */
+export async function boundedRequest(request: Request, maxBytes: number): Promise<Request> {
+  if (request.method !== "POST") return request;
+  const body = await readBody(request, maxBytes);
+  const headers = new Headers(request.headers);
+  headers.delete("transfer-encoding");
+  headers.set("content-length", String(Buffer.byteLength(body)));
+  return new Request(request.url, { method: "POST", headers, body, signal: request.signal });
+}

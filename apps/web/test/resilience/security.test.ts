@@ -208,6 +208,45 @@ function apiLogin(
   });
 }
 
+/**
+ * POSTs `megabytes` of body in 64 KiB chunks without Content-Length (chunked transfer), on a
+ * connection of its own, as fast as the server takes them. Resolves with the status and body of the
+ * answer, and how much had been sent when it came.
+ */
+function postChunked(path: string, megabytes: number): Promise<{ status: number; body: string; sentBytes: number }> {
+  const chunk = Buffer.alloc(64 * 1024, "x");
+  const total = megabytes * 1024 * 1024;
+  return new Promise((resolve, reject) => {
+    let sentBytes = 0;
+    let answered = false;
+    const req = request(
+      `${instance.url}${path}`,
+      { method: "POST", agent: false, headers: { "content-type": "application/json" } },
+      (res) => {
+        answered = true;
+        const sentWhenAnswered = sentBytes;
+        let body = "";
+        res.on("data", (data: Buffer) => {
+          body += data.toString();
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body, sentBytes: sentWhenAnswered }));
+      },
+    );
+    // The server may close its side while more is on the way; that is its right once it answered.
+    req.on("error", (error) => {
+      if (!answered) reject(error);
+    });
+    const pump = () => {
+      while (!answered && sentBytes < total) {
+        sentBytes += chunk.byteLength;
+        if (!req.write(chunk)) return void req.once("drain", pump);
+      }
+      req.end();
+    };
+    pump();
+  });
+}
+
 // JWTs built by hand, so the test controls every byte of header, claims and signature.
 const base64url = (value: string | Buffer) => Buffer.from(value).toString("base64url");
 
@@ -603,6 +642,17 @@ describe("security", () => {
       400,
     );
     await record("register: 2 MiB body", "/api/trpc/auth.register", post("x".repeat(2 * 1024 * 1024)), 413);
+    // The same without Content-Length: chunked, so only counting the bytes as they come can refuse it.
+    for (const [label, path] of [
+      ["register: 64 MiB chunked body, no Content-Length", "/api/trpc/auth.register"],
+      ["browser sign-in: 64 MiB chunked body", "/api/auth/callback/credentials"],
+    ] as const) {
+      const answer = await postChunked(path, 64);
+      expect(answer.status, label).toBe(413);
+      // Refused once the limit was passed, not after taking all of it (socket buffers hold a few MiB).
+      expect(answer.sentBytes, label).toBeLessThan(16 * 1024 * 1024);
+      responses.push({ label, text: answer.body });
+    }
     await record("unknown procedure", "/api/trpc/nope.nope", {}, 404);
     await record("unsupported HTTP method", "/api/trpc/health", { method: "DELETE" }, 405);
     await record(

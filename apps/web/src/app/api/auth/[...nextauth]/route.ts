@@ -1,10 +1,14 @@
 import { getLoginLimiter } from "@plauder/auth";
 import { getEnv, getLogger } from "@plauder/runtime";
-import type { NextRequest } from "next/server";
+import { NextRequest } from "next/server";
 import { handlers } from "~/auth";
 import { clientAddress } from "~/lib/client-address";
+import { BodyTooLargeError, boundedRequest, json } from "~/lib/json";
 
 export const GET = handlers.GET;
+
+// Sign-in and sign-out forms are a few hundred bytes; nothing bigger needs buffering.
+const maxBodyBytes = 16 * 1024;
 
 /** The email a sign-in form carried (form-encoded as next-auth's client posts it, or JSON), if any. */
 async function emailOf(request: Request): Promise<string | null> {
@@ -40,7 +44,14 @@ async function retryAfterSeconds(request: Request, email: string | null): Promis
  * should see a real 429, so the throttled case is re-issued with that status and the limiter's real
  * remaining time as Retry-After; the body stays what next-auth's client expects.
  */
-export async function POST(request: NextRequest): Promise<Response> {
+export async function POST(original: NextRequest): Promise<Response> {
+  let request: NextRequest;
+  try {
+    request = new NextRequest(await boundedRequest(original, maxBodyBytes));
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) return json({ error: "Request body too large" }, 413);
+    throw error;
+  }
   if (!request.nextUrl.pathname.endsWith("/callback/credentials")) return handlers.POST(request);
   // next-auth consumes the body; a copy keeps the email for the Retry-After lookup.
   const copy = request.clone();
