@@ -21,4 +21,4 @@ COPY --from=build /app /app
 USER node
 EXPOSE 3000
 WORKDIR /app/apps/web
-CMD ["node", "--import", "tsx", "server.ts"]
+CMD ["node", "--enable-source-maps", "dist/server.mjs"]

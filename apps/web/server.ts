@@ -1,9 +1,10 @@
 /**
  * The Plauder server: one process, one port. Next.js serves pages and HTTP APIs; the realtime server
- * owns WebSocket upgrades on /api/trpc-ws. Started with tsx, so the workspace's TypeScript runs as is.
+ * owns WebSocket upgrades on /api/trpc-ws. `npm run build` bundles it with the workspace packages into
+ * dist/server.mjs, which `npm start` runs on plain node; `npm run dev` runs this file under tsx.
  */
 import { createServer, type IncomingMessage } from "node:http";
-import { dirname, resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import nextEnv from "@next/env";
 import { closeBus } from "@plauder/api";
@@ -14,7 +15,9 @@ import { migrateDatabase } from "@plauder/db/migrate";
 import { clientAddressHeader, clientAddressOf, closeSharedRedis, getEnv, getLogger } from "@plauder/runtime";
 import next from "next";
 
-const appDir = dirname(fileURLToPath(import.meta.url));
+// Production runs the bundle in dist/ (scripts/build-server.ts); development runs this file.
+const here = dirname(fileURLToPath(import.meta.url));
+const appDir = basename(here) === "dist" ? dirname(here) : here;
 const websocketPath = "/api/trpc-ws";
 const unreadBodyGraceMs = 2_000;
 

@@ -21,7 +21,10 @@ process.on("exit", () => {
 });
 
 export function startChild(script: string, env: NodeJS.ProcessEnv, cpu: number | null, nodeArgs: string[] = []): Child {
-  const args = [...nodeArgs, "--import", "tsx", join(here, script)];
+  // Bundled servers (.mjs) run on plain node, as production does; the bench's own tools run under tsx.
+  const args = script.endsWith(".mjs")
+    ? [...nodeArgs, "--enable-source-maps", script]
+    : [...nodeArgs, "--import", "tsx", join(here, script)];
   const child =
     canPin && cpu !== null
       ? spawn("taskset", ["-c", String(cpu), process.execPath, ...args], {

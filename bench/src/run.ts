@@ -3,15 +3,19 @@ import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { bundleServer } from "../../apps/web/scripts/build-server";
 import { type Child, cpuSeconds, cpuTicks, pinned, rssBytes, startChild, waitFor } from "./processes";
 import type { ClientReport, PublishReport, System } from "./protocol";
 import { systems } from "./protocol";
 import { type RoundResult, type SweepPoint, writeReport } from "./report";
 import { prepareServices } from "./services";
 
+const benchSrc = dirname(fileURLToPath(import.meta.url));
+const serverFiles: Record<System, string> = { raw: "raw-ws", socketio: "socketio", plauder: "plauder" };
+
 const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, out: { type: "string" } } });
 const quick = values.quick ?? false;
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "../..");
+const repoRoot = join(benchSrc, "../..");
 const out = values.out ?? (quick ? undefined : join(repoRoot, "docs/benchmarks.md"));
 
 const config = quick
@@ -51,12 +55,27 @@ let nextPort = 4100 + Math.floor(Math.random() * 400);
 
 type Servers = { children: Child[]; urls: string[] };
 
+/**
+ * Every system's server bundled the way the app's production server is (apps/web/scripts/build-server.ts)
+ * and run on plain node, so none pays for a TypeScript loader.
+ */
+const serverBundles = Object.fromEntries(
+  await Promise.all(
+    systems.map(async (system) => {
+      const source = join(benchSrc, "servers", `${serverFiles[system]}.ts`);
+      const bundle = join(benchSrc, "../dist/servers", `${serverFiles[system]}.mjs`);
+      await bundleServer(source, bundle);
+      return [system, bundle] as const;
+    }),
+  ),
+) as Record<System, string>;
+
 async function startServers(system: System, count: number): Promise<Servers> {
   const children: Child[] = [];
   const urls: string[] = [];
   for (let i = 0; i < count; i++) {
     const port = nextPort++;
-    const script = { raw: "servers/raw-ws.ts", socketio: "servers/socketio.ts", plauder: "servers/plauder.ts" }[system];
+    const script = serverBundles[system];
     const env = { ...baseEnv, PORT: String(port), INSTANCE_ID: `bench-${i}`, APP_URL: `http://127.0.0.1:${port}` };
     // BENCH_PROFILE_DIR: write a CPU profile of every server (for finding the next hot spot).
     const profile = process.env.BENCH_PROFILE_DIR
@@ -66,7 +85,7 @@ async function startServers(system: System, count: number): Promise<Servers> {
       ...profile,
       "--expose-gc",
       "--require",
-      join(dirname(fileURLToPath(import.meta.url)), "gc-hook.cjs"),
+      join(benchSrc, "gc-hook.cjs"),
     ]);
     await waitFor(child, "ready");
     children.push(child);

@@ -12,10 +12,10 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createTestPostgres } from "@plauder/db/testing";
+import { appDir, serverArgs } from "../test/support/server-command";
 
 const { values } = parseArgs({
   options: {
@@ -25,7 +25,6 @@ const { values } = parseArgs({
     control: { type: "string" },
   },
 });
-const appDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 const basePort = Number(values.port);
 const ports = Array.from({ length: Number(values.instances) }, (_, i) => basePort + 2 * i);
 const origins = ports.map((port) => `http://localhost:${port}`);
@@ -56,7 +55,7 @@ let stopping = false;
 
 function start(index: number): ChildProcess {
   const port = ports[index] as number;
-  const child = spawn(process.execPath, ["--import", "tsx", "server.ts"], {
+  const child = spawn(process.execPath, serverArgs(), {
     cwd: appDir,
     env: {
       ...shared,

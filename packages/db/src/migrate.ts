@@ -1,4 +1,5 @@
-import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import type { DatabaseHandle } from "./client";
 
 /**
@@ -7,5 +8,14 @@ import type { DatabaseHandle } from "./client";
  * start-up and tests migrate.
  */
 export function migrateDatabase(handle: DatabaseHandle): Promise<void> {
-  return handle.applyMigrations(fileURLToPath(new URL("../drizzle", import.meta.url)));
+  return handle.applyMigrations(migrationsFolder());
+}
+
+/**
+ * Found through the package rather than this file's location, so it holds both for the source and
+ * for the server bundle (apps/web/dist), where this code no longer sits next to `drizzle/`.
+ */
+function migrationsFolder(): string {
+  const packageJson = createRequire(import.meta.url).resolve("@plauder/db/package.json");
+  return join(dirname(packageJson), "drizzle");
 }

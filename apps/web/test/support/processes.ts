@@ -3,10 +3,8 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-
-const appDir = join(dirname(fileURLToPath(import.meta.url)), "../..");
+import { join } from "node:path";
+import { appDir, serverArgs } from "./server-command";
 
 /** A port nobody listens on right now. */
 export function freePort(): Promise<number> {
@@ -121,7 +119,7 @@ export async function startInstance(options: InstanceOptions): Promise<Instance>
       ...options.env,
     };
     for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
-    child = spawn(process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", "server.ts"], {
+    child = spawn(process.execPath, serverArgs(options.nodeArgs), {
       cwd: appDir,
       env,
       stdio: "pipe",
@@ -163,7 +161,7 @@ export async function startInstance(options: InstanceOptions): Promise<Instance>
 
 /** Starts a process and collects its output until it exits (for servers expected to refuse to start). */
 export function runToExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "server.ts"], {
+  const child = spawn(process.execPath, serverArgs(), {
     cwd: appDir,
     env: {
       PATH: process.env.PATH,
