@@ -751,6 +751,42 @@ describe("hostile input on the WebSocket", () => {
     });
   });
 
+  it("gives the place of a finished subscription back: 300 pings leave room for 100 broadcasts", async () => {
+    const wire = await attackerWire();
+    const from = wire.messages.length;
+    // Three times the cap in one-shot subscriptions, each completing on its own.
+    for (let first = 1; first <= 300; first += 50) {
+      wire.sendJson(
+        Array.from({ length: 50 }, (_, i) =>
+          call(`ping-${first + i}`, "subscription", "realtime.ping", { clientTime: first + i }),
+        ),
+      );
+      await wire.answer(`ping-${first + 49}`, from);
+    }
+    const stopped = () =>
+      wire.messages
+        .slice(from)
+        .filter(
+          (m): m is Message =>
+            typeof m === "object" &&
+            String(m.id).startsWith("ping-") &&
+            (m.result as { type?: string } | undefined)?.type === "stopped",
+        ).length;
+    const deadline = Date.now() + 10_000;
+    while (stopped() < 300 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(stopped()).toBe(300);
+    // Had any ping kept its place, the cap would refuse some of these.
+    wire.sendJson(Array.from({ length: 50 }, (_, i) => call(`live-${i}`, "subscription", "realtime.broadcast", {})));
+    wire.sendJson(
+      Array.from({ length: 50 }, (_, i) => call(`live-${50 + i}`, "subscription", "realtime.broadcast", {})),
+    );
+    const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => wire.answer(`live-${i}`, from)));
+    expect(answers.filter((m) => (m.result as { type?: string } | undefined)?.type === "started")).toHaveLength(100);
+    wire.close();
+    await wire.closed();
+    await expectServerHealthy();
+  });
+
   it("holds at most WS_MAX_SUBSCRIPTIONS live subscriptions per connection", async () => {
     const wire = await attackerWire();
     const from = wire.messages.length;

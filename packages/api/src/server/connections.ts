@@ -7,12 +7,11 @@ export function connectionCount(): number {
   return registry().count;
 }
 
-export function trackConnection(): () => void {
+/** Called once when a socket opens, and once when it closes (its one close event). */
+export function connectionOpened(): void {
   registry().count += 1;
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    registry().count -= 1;
-  };
+}
+
+export function connectionClosed(): void {
+  registry().count -= 1;
 }

@@ -14,7 +14,7 @@ import { appRouter } from "../root";
 import { onSessionEnded } from "../sessions/end-session";
 import { logProcedureError } from "../trpc";
 import { closeCodes } from "./close-codes";
-import { trackConnection } from "./connections";
+import { connectionClosed, connectionOpened } from "./connections";
 import { realtimeEncoder } from "./encoder";
 import { isOriginAllowed } from "./origin";
 import { UserConnections } from "./user-connections";
@@ -41,7 +41,47 @@ export type RealtimeServer = {
   close(graceMs?: number): Promise<void>;
 };
 
-type Upgrade = { connectionId: string; cookie: Credential | null; connectedAt: number };
+/**
+ * What this server keeps per socket, in one record. Timers call shared functions with the socket as
+ * an argument and one shared listener cleans up on close, so a connection adds no closures of its own
+ * here (a server holds tens of thousands of connections; each closure costs about 100 bytes).
+ */
+type SocketState = {
+  connectionId: string;
+  /** The browser's session, read from the cookie at the upgrade. */
+  cookie: Credential | null;
+  connectedAt: number;
+  clientAddress: string;
+  /** The user this socket counts as in presence, once authenticated. */
+  presentAs: string | null;
+  /** The session or token it was opened with, so logout can find it. */
+  sessionId: string | null;
+  authDeadline: NodeJS.Timeout | null;
+  expiry: NodeJS.Timeout | null;
+};
+
+function newSocketState(connectionId: string, cookie: Credential | null, clientAddress: string): SocketState {
+  return {
+    connectionId,
+    cookie,
+    connectedAt: Date.now(),
+    clientAddress,
+    presentAs: null,
+    sessionId: null,
+    authDeadline: null,
+    expiry: null,
+  };
+}
+
+/** Error listener of upgrade sockets (`this`): a network error ends the socket. Shared, not a closure per socket. */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
+/** Counts every inbound frame; one shared listener rather than a closure per connection. */
+function countInbound(): void {
+  metrics().messagesIn.inc();
+}
 
 function refuse(socket: Duplex, status: number, reason: string): void {
   socket.end(
@@ -59,7 +99,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   // Deflate stays off: a zlib context per connection costs far more memory and CPU than it saves
   // on small JSON messages (the benchmark asserts no system negotiates it).
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: options.maxPayload });
-  const upgrades = new WeakMap<IncomingMessage, Upgrade>();
+  const states = new WeakMap<WebSocket, SocketState>();
   const perUser = new UserConnections(options.maxConnectionsPerUser);
   let accepting = true;
   // Upgrades past the limit check but still reading their cookie: counted against the limit, or a
@@ -72,22 +112,22 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     .catch((error: Error) => log.error({ err: describeError(error) }, "broadcast feed failed to start"));
   const presence = getPresence();
   presence.start().catch((error: Error) => log.error({ err: describeError(error) }, "presence failed to start"));
-  // Who each authenticated socket counts as in presence, so its close can be counted off.
-  const presentAs = new WeakMap<WebSocket, string>();
-
   // Sockets by the session or token they were opened with, so logout can close exactly those.
   const bySession = new Map<string, Set<WebSocket>>();
-  function trackSession(socket: WebSocket, sessionId: string): void {
+  function trackSession(socket: WebSocket, state: SocketState, sessionId: string): void {
     let sockets = bySession.get(sessionId);
     if (!sockets) {
       sockets = new Set();
       bySession.set(sessionId, sockets);
     }
     sockets.add(socket);
-    socket.once("close", () => {
-      sockets.delete(socket);
-      if (sockets.size === 0 && bySession.get(sessionId) === sockets) bySession.delete(sessionId);
-    });
+    state.sessionId = sessionId;
+  }
+  function untrackSession(socket: WebSocket, sessionId: string): void {
+    const sockets = bySession.get(sessionId);
+    if (!sockets) return;
+    sockets.delete(socket);
+    if (sockets.size === 0) bySession.delete(sessionId);
   }
   function closeSession(sessionId: string): void {
     for (const socket of bySession.get(sessionId) ?? []) {
@@ -113,24 +153,39 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
    * A connection lives no longer than the session or token it was opened with: at expiry it is
    * closed (4001) and the client reconnects with whatever credentials it has by then.
    */
-  function closeAtExpiry(socket: WebSocket, expiresAt: number, connectionId: string): void {
-    // setTimeout holds at most ~24.8 days; sessions are shorter, and longer ones are re-checked then.
-    const delay = Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1);
-    const timer = setTimeout(() => {
-      if (socket.readyState !== socket.OPEN) return;
-      log.info({ conn: connectionId }, "closing a connection whose credentials expired");
-      socket.close(closeCodes.sessionExpired.code, closeCodes.sessionExpired.reason);
-    }, delay);
-    timer.unref();
-    socket.once("close", () => clearTimeout(timer));
+  function closeExpired(socket: WebSocket): void {
+    if (socket.readyState !== socket.OPEN) return;
+    log.info({ conn: states.get(socket)?.connectionId }, "closing a connection whose credentials expired");
+    socket.close(closeCodes.sessionExpired.code, closeCodes.sessionExpired.reason);
   }
 
-  function connectionOf(socket: WebSocket, upgrade: Upgrade): Connection {
-    const connectionId = upgrade.connectionId;
+  /** Anonymous sockets may ask for health, but must not hold one of MAX_CONNECTIONS places for long. */
+  function closeUnauthenticated(socket: WebSocket): void {
+    const state = states.get(socket);
+    if (state?.presentAs || socket.readyState !== socket.OPEN) return;
+    log.info({ conn: state?.connectionId }, "closing a connection that never authenticated");
+    socket.close(closeCodes.notAuthenticated.code, closeCodes.notAuthenticated.reason);
+  }
+
+  /** The one close listener of every socket (`this`); it undoes what the connection set up. */
+  function onSocketClose(this: WebSocket, code: number): void {
+    connectionClosed();
+    const state = states.get(this);
+    if (!state) return;
+    if (state.authDeadline) clearTimeout(state.authDeadline);
+    if (state.expiry) clearTimeout(state.expiry);
+    if (state.presentAs) presence.disconnect(state.presentAs);
+    if (state.sessionId) untrackSession(this, state.sessionId);
+    perUser.remove(state.connectionId);
+    log.info({ conn: state.connectionId, code }, "connection closed");
+  }
+
+  function connectionOf(socket: WebSocket, state: SocketState): Connection {
+    const connectionId = state.connectionId;
     return {
       id: connectionId,
       socket,
-      connectedAt: upgrade.connectedAt,
+      connectedAt: state.connectedAt,
       closeAsSlowConsumer() {
         if (socket.readyState !== socket.OPEN) return;
         metrics().slowConsumers.inc();
@@ -156,67 +211,66 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       }
       logProcedureError(failure);
     },
-    async createContext({ req, res: socket, info }): Promise<Context> {
-      const upgrade = upgrades.get(req) ?? { connectionId: "unknown", cookie: null, connectedAt: Date.now() };
+    async createContext({ res, info }): Promise<Context> {
+      // The adapter's type for `res` is loose; it is the ws socket of this connection.
+      const socket: WebSocket = res;
+      const state = states.get(socket) ?? newSocketState("unknown", null, "unknown");
       // A token in connectionParams (typed clients) wins over the cookie (browsers).
       const token = info.connectionParams?.token;
-      const credential = token !== undefined ? await readAccessToken(token) : upgrade.cookie;
+      const credential = token !== undefined ? await readAccessToken(token) : state.cookie;
       const user = credential?.user ?? null;
-      if (token !== undefined && user && !perUser.tryAdd(user.id, upgrade.connectionId)) {
-        log.info({ conn: upgrade.connectionId, user: user.id }, "refused: too many connections for this user");
+      if (token !== undefined && user && !perUser.tryAdd(user.id, state.connectionId)) {
+        log.info({ conn: state.connectionId, user: user.id }, "refused: too many connections for this user");
         // The adapter answers the error below first, then closes on the next tick without a code;
         // this runs before that close and gives the documented code.
         setImmediate(() => socket.close(closeCodes.tooManyForUser.code, closeCodes.tooManyForUser.reason));
         throw new TRPCError({ code: "TOO_MANY_REQUESTS", message: closeCodes.tooManyForUser.reason });
       }
       log.info(
-        { conn: upgrade.connectionId, user: user?.id ?? null, via: token !== undefined ? "token" : "cookie" },
+        { conn: state.connectionId, user: user?.id ?? null, via: token !== undefined ? "token" : "cookie" },
         "connection authenticated",
       );
-      if (user && socket.readyState === socket.OPEN && !presentAs.has(socket)) {
-        presentAs.set(socket, user.id);
-        presence.connect({ id: user.id, name: user.name });
+      // The context is made once per connection; after a close nothing would undo what follows.
+      if (socket.readyState === socket.OPEN) {
+        if (user && !state.presentAs) {
+          state.presentAs = user.id;
+          presence.connect({ id: user.id, name: user.name });
+          if (state.authDeadline) clearTimeout(state.authDeadline);
+          state.authDeadline = null;
+        }
+        if (credential && !state.expiry) {
+          // setTimeout holds at most ~24.8 days; sessions are shorter, longer ones are re-checked then.
+          const delay = Math.min(Math.max(0, credential.expiresAt - Date.now()), 2 ** 31 - 1);
+          state.expiry = setTimeout(closeExpired, delay, socket).unref();
+        }
+        if (credential?.sessionId && !state.sessionId) trackSession(socket, state, credential.sessionId);
       }
-      if (credential) closeAtExpiry(socket, credential.expiresAt, upgrade.connectionId);
-      if (credential?.sessionId) trackSession(socket, credential.sessionId);
       return {
         user,
         credential,
         instanceId: getInstanceId(),
-        clientAddress: clientAddressOf(req),
+        clientAddress: state.clientAddress,
         transport: "ws",
-        connection: connectionOf(socket, upgrade),
+        connection: connectionOf(socket, state),
       };
     },
   });
 
-  wss.on("connection", (socket, req) => {
-    const upgrade = upgrades.get(req);
-    const connectionId = upgrade?.connectionId ?? "unknown";
-    const untrack = trackConnection();
-    log.info({ conn: connectionId, user: upgrade?.cookie?.user.id ?? null }, "connection opened");
-    socket.on("message", () => metrics().messagesIn.inc());
-    // Anonymous sockets may ask for health, but must not hold one of MAX_CONNECTIONS places for
-    // long: whoever has not authenticated by now (cookie or connectionParams) is let go.
-    const authDeadline = setTimeout(() => {
-      if (presentAs.has(socket) || socket.readyState !== socket.OPEN) return;
-      log.info({ conn: connectionId }, "closing a connection that never authenticated");
-      socket.close(closeCodes.notAuthenticated.code, closeCodes.notAuthenticated.reason);
-    }, options.authTimeoutMs);
-    authDeadline.unref();
-    socket.on("close", (code) => {
-      clearTimeout(authDeadline);
-      untrack();
-      const presentUser = presentAs.get(socket);
-      if (presentUser) presence.disconnect(presentUser);
-      perUser.remove(connectionId);
-      log.info({ conn: connectionId, code }, "connection closed");
-    });
+  wss.on("connection", (socket) => {
+    connectionOpened();
+    const state = states.get(socket);
+    log.info({ conn: state?.connectionId, user: state?.cookie?.user.id ?? null }, "connection opened");
+    socket.on("message", countInbound);
+    socket.on("close", onSocketClose);
+    // Whoever has not authenticated by now (cookie or connectionParams) is let go; cleared on sign-in.
+    if (state && !state.presentAs) {
+      state.authDeadline = setTimeout(closeUnauthenticated, options.authTimeoutMs, socket).unref();
+    }
   });
 
   return {
     async handleUpgrade(req, socket, head) {
-      socket.on("error", () => socket.destroy());
+      socket.on("error", destroyOnError);
       if (!accepting) return refuse(socket, 503, "Server is shutting down");
       if (!isOriginAllowed(req.headers.origin, options.allowedOrigins)) {
         log.info({ origin: req.headers.origin }, "refused upgrade from a foreign origin");
@@ -239,10 +293,16 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
         // ws completes the handshake synchronously here (no verifyClient), so the new client is in
         // wss.clients before `upgrading` drops.
         let opened = false;
+        // tRPC keeps the request it is handed for the connection's whole life, and reads only its
+        // URL (whether connectionParams follow). Handing it a stand-in with just that lets the
+        // upgrade request, its headers and parser state go once the handshake is done.
+        const handshake = { url: req.url, headers: {} } as IncomingMessage;
+        const state = newSocketState(connectionId, cookie, clientAddressOf(req));
         wss.handleUpgrade(req, socket, head, (ws) => {
           opened = true;
-          upgrades.set(req, { connectionId, cookie, connectedAt: Date.now() });
-          wss.emit("connection", ws, req);
+          state.connectedAt = Date.now();
+          states.set(ws, state);
+          wss.emit("connection", ws, handshake);
         });
         // The client hung up while its cookie was being read: ws dropped the socket without a
         // connection, so nothing will ever close it; give back its place in the per-user count.
