@@ -42,14 +42,36 @@ async function* answerOnce<T>(procedure: string, value: T): AsyncGenerator<T> {
   }
 }
 
-function count(procedure: string) {
-  const { subscriptions, messagesOut } = metrics();
-  subscriptions.inc({ procedure });
-  return {
-    sent: () => messagesOut.inc({ procedure }),
-    done: () => subscriptions.dec({ procedure }),
-  };
+/** Counts one subscription while it lives, and the events it sends (an object, not closures: one per subscription). */
+class SubscriptionCounter {
+  constructor(private readonly procedure: string) {
+    metrics().subscriptions.inc({ procedure });
+  }
+
+  sent(): void {
+    metrics().messagesOut.inc({ procedure: this.procedure });
+  }
+
+  done(): void {
+    metrics().subscriptions.dec({ procedure: this.procedure });
+  }
 }
+
+const count = (procedure: string) => new SubscriptionCounter(procedure);
+
+/** The direct path for a subscription once the encoder has filled its slot with the tRPC id. */
+function directSubscriber(slot: IdSlot, ctx: Context, lastSentId: number): DirectSubscriber | null {
+  return slot.id !== undefined && ctx.connection
+    ? { connection: ctx.connection, framePrefix: framePrefix(slot.id, slot.jsonrpc), lastSentId }
+    : null;
+}
+
+function sendDirect(subscriber: DirectSubscriber, broadcast: Broadcast, counter: SubscriptionCounter): void {
+  const frame = subscriber.framePrefix + frameTail(broadcast);
+  if (sendFrame(subscriber, idNumber(broadcast), frame, getEnv().WS_MAX_BUFFERED)) counter.sent();
+}
+
+const noop = () => {};
 
 /** Whether this connection has more unsent data queued than allowed; if so it is closed. */
 function overBufferLimit(ctx: Context): boolean {
@@ -90,38 +112,28 @@ export const realtimeRouter = {
       const feed = getBroadcastFeed();
       await feed.start();
       const abort = signal ?? new AbortController().signal;
-      const maxBuffered = getEnv().WS_MAX_BUFFERED;
-      const inbox = new Inbox<Broadcast>(inboxLimit, () => ctx.connection?.closeAsSlowConsumer());
+      // The connection's own method, not a closure per subscription.
+      const inbox = new Inbox<Broadcast>(inboxLimit, ctx.connection?.closeAsSlowConsumer ?? noop);
       let stopListening = feed.subscribe((broadcast) => {
         if (!overBufferLimit(ctx)) inbox.push(broadcast);
       });
-      let leaveFanout = () => {};
+      let leaveFanout = noop;
       const slot: IdSlot = {};
       const counter = count("broadcast");
       let lastSent = input?.lastEventId ? Number(input.lastEventId) : 0;
       let direct: DirectSubscriber | null = null;
-      /** Once the encoder has filled the slot, the subscription can write frames itself. */
-      const tryDirect = (): DirectSubscriber | null =>
-        slot.id !== undefined && ctx.connection
-          ? { connection: ctx.connection, framePrefix: framePrefix(slot.id, slot.jsonrpc), lastSentId: lastSent }
-          : null;
-      const sendDirect = (subscriber: DirectSubscriber, broadcast: Broadcast) => {
-        if (sendFrame(subscriber, idNumber(broadcast), subscriber.framePrefix + frameTail(broadcast), maxBuffered)) {
-          counter.sent();
-        }
-      };
       try {
         if (input?.lastEventId) {
           for (;;) {
             const page = await getBroadcastStore().after(lastSent, replayPage);
             for (const stored of page) {
               const broadcast: Broadcast = { ...stored, replayed: true };
-              if (direct) sendDirect(direct, broadcast);
+              if (direct) sendDirect(direct, broadcast, counter);
               else {
                 lastSent = idNumber(broadcast);
                 counter.sent();
                 yield tracked(broadcast.id, new HandoffBroadcast(broadcast, slot) as unknown as Broadcast);
-                direct = tryDirect();
+                direct = directSubscriber(slot, ctx, lastSent);
               }
             }
             if (direct) lastSent = direct.lastSentId;
@@ -134,16 +146,16 @@ export const realtimeRouter = {
             lastSent = idNumber(broadcast);
             counter.sent();
             yield tracked(broadcast.id, new HandoffBroadcast(broadcast, slot) as unknown as Broadcast);
-            direct = tryDirect();
+            direct = directSubscriber(slot, ctx, lastSent);
             if (direct) break;
           }
         }
         if (direct && !abort.aborted) {
           // Synchronously: send what waited here, stop listening, join the fan-out. No broadcast can
           // arrive in between, so none is lost or sent twice.
-          for (const broadcast of inbox.takeAll()) sendDirect(direct, broadcast);
+          for (const broadcast of inbox.takeAll()) sendDirect(direct, broadcast, counter);
           stopListening();
-          stopListening = () => {};
+          stopListening = noop;
           leaveFanout = getDirectFanout().add(direct);
           await aborted(abort);
         }
