@@ -240,7 +240,8 @@ The raw numbers of this run are in [benchmarks.json](benchmarks.json).
   (b) Socket.IO 4 with \`@socket.io/redis-adapter\`, WebSocket transport only, per-message deflate off;
   (c) Plauder's realtime server (token auth, origin check, limits, tRPC protocol, the broadcast feed) with
   real \`realtime.broadcast\` subscriptions. Deflate is off everywhere and the load client fails a
-  connection that negotiates it.
+  connection that negotiates it. Each server is bundled with esbuild and runs on plain node, as the
+  app's production server does.
 - One load client (raw \`ws\`, speaking each protocol minimally) and one publisher, the same for all.
   Payload text: ${200} bytes. Publishing is open-loop at a fixed rate; latency = receive time − scheduled
   send time, every delivery recorded in an HDR histogram. The publisher injects where each system's
