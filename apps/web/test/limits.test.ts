@@ -175,6 +175,25 @@ describe("limits", () => {
     await Promise.all(held.map((c) => c.close()));
   });
 
+  it("gives back the per-user place of a token connection that hangs up while its token is read", async () => {
+    const clara = await newAccount(instance.url, "Clara");
+    // Each sends its token and goes at once, racing the server's reading of the token.
+    for (let i = 0; i < 20; i++) {
+      const { socket } = await rawSocket(instance.url, { connectionParams: true });
+      if (!socket) throw new Error("handshake failed");
+      const gone = closed(socket);
+      socket.send(JSON.stringify({ method: "connectionParams", data: { token: clara.token } }));
+      socket.terminate();
+      await gone;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Had any of them kept a place, the limit of 2 would refuse one of these.
+    const held = [await connect(instance.url, clara), await connect(instance.url, clara)];
+    const pongs = await Promise.all(held.map((c) => ping(c.api)));
+    expect(pongs).toHaveLength(2);
+    await Promise.all(held.map((c) => c.close()));
+  });
+
   it("closes a connection that sends an oversize frame with 1009, and only that one", async () => {
     const bystander = await typed(anna);
     const { socket } = await rawSocket(instance.url);

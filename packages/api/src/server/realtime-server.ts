@@ -219,7 +219,10 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       const token = info.connectionParams?.token;
       const credential = token !== undefined ? await readAccessToken(token) : state.cookie;
       const user = credential?.user ?? null;
-      if (token !== undefined && user && !perUser.tryAdd(user.id, state.connectionId)) {
+      // A socket that closed while its token was being read has already been counted off: taking a
+      // per-user place now would keep it for good.
+      const open = socket.readyState === socket.OPEN;
+      if (token !== undefined && user && open && !perUser.tryAdd(user.id, state.connectionId)) {
         log.info({ conn: state.connectionId, user: user.id }, "refused: too many connections for this user");
         // The adapter answers the error below first, then closes on the next tick without a code;
         // this runs before that close and gives the documented code.
@@ -231,7 +234,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
         "connection authenticated",
       );
       // The context is made once per connection; after a close nothing would undo what follows.
-      if (socket.readyState === socket.OPEN) {
+      if (open) {
         if (user && !state.presentAs) {
           state.presentAs = user.id;
           presence.connect({ id: user.id, name: user.name });
