@@ -929,6 +929,8 @@ describe("hostile input on the WebSocket", () => {
     const me = await wire.answer("me-again", from);
     expect((me.result as { data: { id: string } }).data.id).toBe(attacker.id);
     wire.close();
+    // Both refusals end with a code that says why, not 1005 (no code).
+    expect(closes).toEqual([4400, 4400]);
 
     await expectServerHealthy();
     reportCase({
@@ -938,7 +940,7 @@ describe("hostile input on the WebSocket", () => {
       method:
         "On `?connectionParams=1` sockets: a call, then garbage, as the first message; connectionParams without a token; a token sent on a socket that did not announce connectionParams; a second connectionParams with another user's token.",
       figures: {
-        callFirst: "PARSE_ERROR, then closed",
+        callFirst: "PARSE_ERROR, then closed with 4400 Invalid connectionParams",
         closeCodes: closes.join(", "),
         authenticatedByMistake: 0,
         identitySwitched: 0,

@@ -10,6 +10,10 @@ export const closeCodes = {
   sessionExpired: { code: 4001, reason: "Session expired" },
   /** The session or token the connection was opened with was ended by logout (same code: sign in again). */
   signedOut: { code: 4001, reason: "Signed out" },
+  /** The first message of a `?connectionParams=1` socket was not a valid connectionParams message. */
+  badConnectionParams: { code: 4400, reason: "Invalid connectionParams" },
+  /** The connection's context could not be made (its credentials could not be read). */
+  setupFailed: { code: 1011, reason: "Could not set up the connection" },
   /** No valid session or token within WS_AUTH_TIMEOUT_MS of opening: anonymous sockets do not hold places. */
   notAuthenticated: { code: 4401, reason: "Not authenticated" },
   /** The user already holds MAX_CONNECTIONS_PER_USER connections on this instance. */

@@ -180,6 +180,20 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     log.info({ conn: state.connectionId, code }, "connection closed");
   }
 
+  /** The socket behind each handshake stand-in that tRPC was handed. */
+  const socketOf = new WeakMap<object, WebSocket>();
+
+  function closeFailedSetup(handshake: object, code: TRPCError["code"]): void {
+    const socket = socketOf.get(handshake);
+    // The adapter closes on the next tick; this runs first. A close already under way (4029) stands.
+    setImmediate(() => {
+      if (!socket || socket.readyState !== socket.OPEN) return;
+      const { code: closeCode, reason } =
+        code === "PARSE_ERROR" || code === "BAD_REQUEST" ? closeCodes.badConnectionParams : closeCodes.setupFailed;
+      socket.close(closeCode, reason);
+    });
+  }
+
   function connectionOf(socket: WebSocket, state: SocketState): Connection {
     const connectionId = state.connectionId;
     return {
@@ -207,6 +221,9 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       // the client's doing, worth a line but not an alarm.
       if (failure.path === undefined) {
         log.info({ conn: failure.ctx?.connection?.id, err: failure.error.message }, "connection error");
+        // Without a context, the context could not be made; the adapter then closes the socket
+        // without a code (1005). Closing first, with a code, tells the client why.
+        if (failure.ctx === undefined) closeFailedSetup(failure.req, failure.error.code);
         return;
       }
       logProcedureError(failure);
@@ -305,6 +322,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
           opened = true;
           state.connectedAt = Date.now();
           states.set(ws, state);
+          socketOf.set(handshake, ws);
           wss.emit("connection", ws, handshake);
         });
         // The client hung up while its cookie was being read: ws dropped the socket without a
