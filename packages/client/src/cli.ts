@@ -19,7 +19,13 @@ import {
   type StoredCredentials,
   writeCredentials,
 } from "./credentials";
-import { InvalidCredentialsError, PlauderClientError, RateLimitedError, ServerUnreachableError } from "./errors";
+import {
+  CredentialsEndedError,
+  InvalidCredentialsError,
+  PlauderClientError,
+  RateLimitedError,
+  ServerUnreachableError,
+} from "./errors";
 import { httpBase, type LoginResponse, login } from "./login";
 
 // ---------------------------------------------------------------------------------------------
@@ -381,6 +387,17 @@ export function validationMessage(message: string, data: ServerErrorData | undef
   return message;
 }
 
+/** Why the server ended the token a command ran with, and what to do about it. */
+function credentialsEndedError(ended: CredentialsEnded): CliError {
+  const why =
+    ended.code === 4401
+      ? "The server did not accept the token"
+      : ended.reason === "Signed out"
+        ? "This session was signed out"
+        : "Your session expired";
+  return new CliError(`${why}; run \`plauder login\` again`, exitCodes.auth);
+}
+
 function unauthorized(auth: Auth | undefined, now: number): CliError {
   if (auth?.kind === "token" && auth.source === "stored") {
     if (auth.expiresAt !== undefined && auth.expiresAt <= now)
@@ -422,6 +439,9 @@ export function describeError(error: unknown, target?: Target, now: number = Dat
   if (error instanceof RateLimitedError) return new CliError(rateLimitedMessage(error.retryAfterSeconds), 4);
   if (error instanceof ServerUnreachableError) return new CliError(error.message, exitCodes.unreachable);
   if (error instanceof PlauderClientError) return new CliError(error.message, exitCodes.error);
+  if (error instanceof TRPCClientError && error.cause instanceof CredentialsEndedError) {
+    return credentialsEndedError(error.cause.ended);
+  }
   if (error instanceof TRPCClientError) return describeServerError(error, target, now);
   const message = error instanceof Error ? error.message : String(error);
   return new CliError(`Unexpected error: ${message}`, exitCodes.error);
@@ -671,13 +691,7 @@ export class ConnectionWatch {
   /** The server ended the token this command runs with (logged out elsewhere, or expired). */
   readonly onCredentialsEnded = (ended: CredentialsEnded): void => {
     if (this.disposed) return;
-    const why =
-      ended.code === 4401
-        ? "The server did not accept the token"
-        : ended.reason === "Signed out"
-          ? "This session was signed out"
-          : "Your session expired";
-    this.fail(new CliError(`${why}; run \`plauder login\` again`, exitCodes.auth));
+    this.fail(credentialsEndedError(ended));
   };
 
   dispose(): void {

@@ -1,10 +1,19 @@
 import type { AppRouter } from "@plauder/api";
-import { createTRPCClient, createWSClient, type TRPCClient, wsLink } from "@trpc/client";
+import {
+  createTRPCClient,
+  createWSClient,
+  type TRPCClient,
+  TRPCClientError,
+  type TRPCLink,
+  wsLink,
+} from "@trpc/client";
+import { observable } from "@trpc/server/observable";
 import WebSocket from "ws";
 import { jitteredBackoff } from "./backoff";
 
 export { jitteredBackoff };
 
+import { CredentialsEndedError } from "./errors";
 import { type LoginResponse, login, websocketUrl } from "./login";
 
 export type PlauderClientOptions = (
@@ -59,6 +68,9 @@ export async function createPlauderClient(options: PlauderClientOptions): Promis
     return (session as LoginResponse).token;
   };
 
+  // Set once the server has ended a fixed token; from then on calls fail here, without a socket.
+  let ended: CredentialsEnded | null = null;
+
   const wsClient = createWSClient({
     url: websocketUrl(options.url),
     // Node 20 has no global WebSocket; ws implements the same interface.
@@ -74,13 +86,16 @@ export async function createPlauderClient(options: PlauderClientOptions): Promis
         session = null;
         return;
       }
+      ended = { code: cause.code, reason: closeReason(cause) };
       // Told first, so the reason is known before open subscriptions complete.
-      options.onCredentialsEnded?.({ code: cause.code, reason: closeReason(cause) });
+      options.onCredentialsEnded?.(ended);
       // Closing here, before wsLink schedules its reconnect, is what stops that reconnect.
       void wsClient.close();
     },
   });
-  const api = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient })] });
+  const api = createTRPCClient<AppRouter>({
+    links: [refuseOnceEnded(() => ended), wsLink({ client: wsClient })],
+  });
   return {
     api,
     async close() {
@@ -93,4 +108,20 @@ export async function createPlauderClient(options: PlauderClientOptions): Promis
 function closeReason(cause: { code?: number }): string {
   const reason = (cause as { reason?: unknown }).reason;
   return typeof reason === "string" ? reason : "";
+}
+
+/**
+ * Fails every call once the server has ended the client's fixed token. Without it a call would
+ * open a new socket with that token, be answered UNAUTHORIZED, and leave the socket to the
+ * server's authentication deadline.
+ */
+function refuseOnceEnded(ended: () => CredentialsEnded | null): TRPCLink<AppRouter> {
+  return () =>
+    ({ next, op }) =>
+      observable((observer) => {
+        const why = ended();
+        if (why === null) return next(op).subscribe(observer);
+        observer.error(TRPCClientError.from(new CredentialsEndedError(why)));
+        return undefined;
+      });
 }

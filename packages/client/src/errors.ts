@@ -1,3 +1,5 @@
+import type { CredentialsEnded } from "./client";
+
 /** Base class of every error the client raises on purpose; `message` is fit to show a person. */
 export class PlauderClientError extends Error {
   override name = "PlauderClientError";
@@ -22,4 +24,12 @@ export class RateLimitedError extends PlauderClientError {
 /** Nothing answered at the URL, or something that is not a Plauder server did. */
 export class ServerUnreachableError extends PlauderClientError {
   override name = "ServerUnreachableError";
+}
+
+/** The server ended the fixed token this client was given (logged out or expired); sign in again. */
+export class CredentialsEndedError extends PlauderClientError {
+  override name = "CredentialsEndedError";
+  constructor(readonly ended: CredentialsEnded) {
+    super(`The server ended this token (${ended.reason || `close ${ended.code}`}); sign in again`);
+  }
 }

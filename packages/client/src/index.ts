@@ -6,6 +6,7 @@ export {
   type PlauderClientOptions,
 } from "./client";
 export {
+  CredentialsEndedError,
   InvalidCredentialsError,
   PlauderClientError,
   RateLimitedError,

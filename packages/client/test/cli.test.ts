@@ -33,7 +33,12 @@ import {
   type StoredCredentials,
   writeCredentials,
 } from "../src/credentials";
-import { InvalidCredentialsError, RateLimitedError, ServerUnreachableError } from "../src/errors";
+import {
+  CredentialsEndedError,
+  InvalidCredentialsError,
+  RateLimitedError,
+  ServerUnreachableError,
+} from "../src/errors";
 
 let dir: string;
 
@@ -362,6 +367,19 @@ describe("describeError", () => {
   const serverError = (code: string, message: string, extra: Record<string, unknown> = {}) =>
     TRPCClientError.from({ error: { code: -32600, message, data: { code, ...extra } } });
   const stored = { url: "http://plauder.test", auth: { kind: "token", token: "t", source: "stored" } } as const;
+
+  it("tells a token that the server ended to sign in again, exit 2", () => {
+    const ended = (code: number, reason: string) =>
+      describeError(TRPCClientError.from(new CredentialsEndedError({ code, reason })));
+    expect(ended(4001, "Signed out")).toMatchObject({
+      message: "This session was signed out; run `plauder login` again",
+      exitCode: 2,
+    });
+    expect(ended(4001, "Session expired").message).toBe("Your session expired; run `plauder login` again");
+    expect(ended(4401, "Not authenticated").message).toBe(
+      "The server did not accept the token; run `plauder login` again",
+    );
+  });
 
   it("shows the server's validation sentence", () => {
     const issues = JSON.stringify([
