@@ -1,15 +1,10 @@
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import type { Broadcast } from "@plauder/api";
+import { closeCodes, credentialsEndedCodes } from "@plauder/api/close-codes";
 import { TRPCClientError } from "@trpc/client";
 import { jitteredBackoff } from "./backoff";
-import {
-  type CredentialsEnded,
-  createPlauderClient,
-  credentialsEndedCodes,
-  type PlauderClient,
-  type PlauderClientOptions,
-} from "./client";
+import { type CredentialsEnded, createPlauderClient, type PlauderClient, type PlauderClientOptions } from "./client";
 import {
   CredentialsFileError,
   credentialsPath,
@@ -390,9 +385,9 @@ export function validationMessage(message: string, data: ServerErrorData | undef
 /** Why the server ended the token a command ran with, and what to do about it. */
 function credentialsEndedError(ended: CredentialsEnded): CliError {
   const why =
-    ended.code === 4401
+    ended.code === closeCodes.notAuthenticated.code
       ? "The server did not accept the token"
-      : ended.reason === "Signed out"
+      : ended.reason === closeCodes.signedOut.reason
         ? "This session was signed out"
         : "Your session expired";
   return new CliError(`${why}; run \`plauder login\` again`, exitCodes.auth);
@@ -617,9 +612,6 @@ async function checkReachable(url: string, io: CliIO): Promise<void> {
   }
 }
 
-/** The server closes with this code when a user already holds too many sockets (close-codes.ts). */
-const tooManyConnectionsCode = 4029;
-
 type WatchMode = "one-shot" | "long-lived";
 
 /**
@@ -674,7 +666,7 @@ export class ConnectionWatch {
 
   readonly onClose = (cause?: { code?: number }): void => {
     if (this.disposed) return;
-    if (cause?.code === tooManyConnectionsCode) {
+    if (cause?.code === closeCodes.tooManyForUser.code) {
       this.fail(new CliError("Too many open connections for this account; close some and try again", 4));
     } else if (!this.everOpened) {
       this.fail(new ServerUnreachableError(unreachableMessage(this.url, "the WebSocket connection failed")));

@@ -1,4 +1,5 @@
 import type { AppRouter } from "@plauder/api";
+import { credentialsEndedCodes } from "@plauder/api/close-codes";
 import {
   createTRPCClient,
   createWSClient,
@@ -36,9 +37,6 @@ export type PlauderClientOptions = (
 
 /** Why a fixed-token client stopped: the server's close code and reason (docs/realtime.md). */
 export type CredentialsEnded = { code: number; reason: string };
-
-/** 4001: the session or token expired or was logged out. 4401: no valid credential was ever presented. */
-export const credentialsEndedCodes: ReadonlySet<number> = new Set([4001, 4401]);
 
 export type PlauderClient = {
   /** The typed tRPC client: `ping`, `echo`, `broadcast` subscriptions, `publish`, `health`, `auth.me`. */

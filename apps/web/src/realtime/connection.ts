@@ -1,4 +1,5 @@
 import type { AppRouter } from "@plauder/api";
+import { credentialsEndedCodes } from "@plauder/api/close-codes";
 import { jitteredBackoff } from "@plauder/client/backoff";
 import { createWSClient, type TRPCClient, TRPCClientError } from "@trpc/client";
 import { observable } from "@trpc/server/observable";
@@ -36,9 +37,6 @@ export type RealtimeOptions = {
    */
   onCredentialsEnded?: () => void;
 };
-
-/** Close codes that mean "sign in again", not "the network hiccupped" (docs/realtime.md). */
-const credentialCloseCodes = new Set([4001, 4401]);
 
 type WsClient = ReturnType<typeof createWSClient>;
 
@@ -161,7 +159,7 @@ export class RealtimeConnection {
       onClose: (cause) => {
         if (this.ws !== ws || this.status.state === "offline") return;
         this.update({ state: "reconnecting", connectedSince: null, connectionId: null });
-        if (cause?.code !== undefined && credentialCloseCodes.has(cause.code)) this.options.onCredentialsEnded?.();
+        if (cause?.code !== undefined && credentialsEndedCodes.has(cause.code)) this.options.onCredentialsEnded?.();
       },
     });
     this.ws = ws;

@@ -1,4 +1,8 @@
-/** WebSocket close codes this server uses (also listed in docs/realtime.md). */
+/**
+ * WebSocket close codes this server uses (also listed in docs/realtime.md). Plain constants with no
+ * imports, so clients (the browser app, the typed client and CLI) read them from here too
+ * (`@plauder/api/close-codes`).
+ */
 export const closeCodes = {
   /** The server is shutting down; reconnect (to another instance). */
   goingAway: { code: 1001, reason: "Server shutting down" },
@@ -19,3 +23,9 @@ export const closeCodes = {
   /** The user already holds MAX_CONNECTIONS_PER_USER connections on this instance. */
   tooManyForUser: { code: 4029, reason: "Too many connections for this user" },
 } as const;
+
+/** Codes that mean "sign in again", not "the network hiccupped": the credential ended or never was. */
+export const credentialsEndedCodes: ReadonlySet<number> = new Set([
+  closeCodes.sessionExpired.code,
+  closeCodes.notAuthenticated.code,
+]);
