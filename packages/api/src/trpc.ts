@@ -1,4 +1,4 @@
-import { describeError, getEnv, getLogger } from "@plauder/runtime";
+import { describeError, getLogger } from "@plauder/runtime";
 import { initTRPC, TRPCError } from "@trpc/server";
 import { z } from "zod";
 import type { Context } from "./context";
@@ -37,50 +37,8 @@ export function logProcedureError({ error, path, ctx }: { error: TRPCError; path
 /** For procedures anyone may call, signed in or not (health, registration). */
 export const publicProcedure = t.procedure;
 
-/** Live subscriptions per WebSocket; the socket's entry goes when the socket does. */
-const liveSubscriptions = new WeakMap<object, number>();
-
-/**
- * Takes one of the connection's WS_MAX_SUBSCRIPTIONS places, or refuses before the subscription
- * starts. Returns the function that gives the place back; it counts once however often it is called.
- */
-function takeSubscriptionPlace(socket: object): () => void {
-  const limit = getEnv().WS_MAX_SUBSCRIPTIONS;
-  const held = liveSubscriptions.get(socket) ?? 0;
-  if (held >= limit) {
-    throw new TRPCError({ code: "TOO_MANY_REQUESTS", message: `At most ${limit} subscriptions per connection` });
-  }
-  liveSubscriptions.set(socket, held + 1);
-  let released = false;
-  return () => {
-    if (released) return;
-    released = true;
-    liveSubscriptions.set(socket, (liveSubscriptions.get(socket) ?? 1) - 1);
-  };
-}
-
-/** A subscription's events, giving its place back when it ends however it ends. */
-async function* releasingWhenDone<T>(source: AsyncIterable<T>, release: () => void): AsyncGenerator<T> {
-  try {
-    yield* source;
-  } finally {
-    release();
-  }
-}
-
 /** For procedures that need a signed-in user; anonymous callers get `UNAUTHORIZED`. */
-export const protectedProcedure = t.procedure.use(async ({ ctx, next, type, signal }) => {
+export const protectedProcedure = t.procedure.use(({ ctx, next }) => {
   if (!ctx.user) throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in to use this" });
-  const socket = ctx.connection?.socket;
-  if (type !== "subscription" || !socket) return next({ ctx: { ...ctx, user: ctx.user } });
-  // One connection must not hold unbounded generators, listeners and timers.
-  const release = takeSubscriptionPlace(socket);
-  // A subscription stopped before its events were first read never runs the finally below.
-  signal?.addEventListener("abort", release, { once: true });
-  const result = await next({ ctx: { ...ctx, user: ctx.user } });
-  if (!result.ok) {
-    release();
-    return result;
-  }
-  return { ...result, data: releasingWhenDone(result.data as AsyncIterable<unknown>, release) };
+  return next({ ctx: { ...ctx, user: ctx.user } });
 });

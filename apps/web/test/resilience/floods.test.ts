@@ -284,7 +284,9 @@ describe("floods and slow clients", () => {
     await recorder.started;
     const connected = await readDiagnostics(instance);
     expect(connected.connections).toBe(baseline.connections + 1);
-    expect(connected.feedListeners).toBe(baseline.feedListeners + 1);
+    // A live broadcast subscription sits in the direct fan-out, not on the feed.
+    expect(connected.directFanoutSubscribers).toBe(baseline.directFanoutSubscribers + 1);
+    expect(connected.feedListeners).toBe(baseline.feedListeners);
     proxy.blackhole();
     const droppedAt = Date.now();
     const freed = await diagnosticsWhen(instance, (d) => d.connections === baseline.connections, 10_000);
@@ -306,8 +308,8 @@ describe("floods and slow clients", () => {
       figures: {
         "detected and freed after (ms)": detectedMs,
         "bound: heartbeat + pong wait (ms)": heartbeatMs + pongWaitMs,
-        "connections / feed listeners before drop": `${connected.connections} / ${connected.feedListeners}`,
-        "connections / feed listeners after": `${freed.connections} / ${freed.feedListeners}`,
+        "connections / broadcast subscribers before drop": `${connected.connections} / ${connected.directFanoutSubscribers}`,
+        "connections / broadcast subscribers after": `${freed.connections} / ${freed.directFanoutSubscribers}`,
       },
     });
   }, 60_000);

@@ -853,7 +853,12 @@ describe("hostile input on the WebSocket", () => {
     from = wire.messages.length;
     const twin = call("twin", "subscription", "realtime.broadcast", {});
     wire.sendJson([twin, twin]);
+    // The refusal is settled when the frame arrives; the other twin starts once its procedure ran.
     await wire.waitFor((m) => typeof m === "object" && m.id === "twin" && "error" in m, from);
+    await wire.waitFor(
+      (m) => typeof m === "object" && m.id === "twin" && (m.result as { type?: string })?.type === "started",
+      from,
+    );
     const twinAnswers = wire.messages.slice(from).filter((m) => typeof m === "object" && m.id === "twin");
     expect(
       twinAnswers.filter((m) => typeof m === "object" && (m.result as { type?: string })?.type === "started"),

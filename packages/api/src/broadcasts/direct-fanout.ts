@@ -1,84 +1,95 @@
 import { getEnv } from "@plauder/runtime";
 import type { Connection } from "../context";
 import { metrics } from "../metrics";
+import { type DetachedSubscription, SubscriptionHandover } from "../server/handover";
+import type { Inbox } from "./inbox";
 import { type Broadcast, idNumber } from "./types";
 
-/** A broadcast subscription that has learnt its tRPC id and now receives frames written directly. */
-export type DirectSubscriber = {
-  connection: Connection;
-  /** `{"id":<subscription id>` (and `jsonrpc` when the client sent it): the per-subscriber part of a frame. */
-  framePrefix: string;
-  lastSentId: number;
-};
-
-/** The start of a tRPC data frame for one subscription, serialised once when it goes direct. */
-export function framePrefix(subscriptionId: string | number, jsonrpc: string | undefined): string {
-  return `{"id":${JSON.stringify(subscriptionId)}${jsonrpc === undefined ? "" : `,"jsonrpc":${JSON.stringify(jsonrpc)}`}`;
+/** Something that counts one subscription's life and the events it sends (see router/realtime.ts). */
+export interface DeliveryCounter {
+  sent(count?: number): void;
+  done(): void;
 }
 
-/** The rest of the frame for one broadcast: the same bytes for every subscriber, built once. */
+/** The rest of a data frame after its `{"id":…` prefix: the same bytes for every subscriber, built once. */
 export function frameTail(broadcast: Broadcast): string {
   const id = JSON.stringify(broadcast.id);
   return `,"result":{"type":"data","id":${id},"data":{"id":${id},"data":${JSON.stringify(broadcast)}}}}`;
 }
 
 /**
- * Sends a frame unless the connection is gone or has more unsent data than `WS_MAX_BUFFERED`, in
- * which case it is closed as a slow consumer. Returns whether the frame was sent.
+ * A live broadcast subscription on the direct path: the socket, the start of its frames and the last
+ * id it was sent. This object and its place in the fan-out set are all a subscription costs.
  */
-export function sendFrame(
-  subscriber: DirectSubscriber,
-  id: number,
-  frame: string | Buffer,
-  maxBuffered: number,
-): boolean {
-  const socket = subscriber.connection.socket;
-  if (socket.readyState !== socket.OPEN || id <= subscriber.lastSentId) return false;
-  if (socket.bufferedAmount > maxBuffered) {
-    subscriber.connection.closeAsSlowConsumer();
-    return false;
+export class FanoutMember implements DetachedSubscription {
+  constructor(
+    readonly connection: Connection,
+    /** `{"id":<subscription id>` (and `jsonrpc` when the client sent it). */
+    readonly framePrefix: string,
+    public lastSentId: number,
+    private readonly fanout: DirectFanout,
+    private readonly counter: DeliveryCounter,
+  ) {}
+
+  /**
+   * Sends one broadcast unless the socket is gone, it was sent already, or the socket has more
+   * unsent data than `maxBuffered` (then the connection is closed as a slow consumer).
+   */
+  send(broadcast: Broadcast, frame: string | Buffer, maxBuffered: number): boolean {
+    const id = idNumber(broadcast);
+    const socket = this.connection.socket;
+    if (socket.readyState !== socket.OPEN || id <= this.lastSentId) return false;
+    if (socket.bufferedAmount > maxBuffered) {
+      this.connection.closeAsSlowConsumer();
+      return false;
+    }
+    socket.send(frame, textFrame);
+    this.lastSentId = id;
+    return true;
   }
-  socket.send(frame, textFrame);
-  subscriber.lastSentId = id;
-  return true;
+
+  stop(): void {
+    if (this.fanout.remove(this)) this.counter.done();
+  }
 }
 
 // A prebuilt Buffer goes out as a text frame (tRPC speaks text) and is written as is, not copied.
 const textFrame = { binary: false } as const;
 
 /**
- * The broadcast hot path. The stock tRPC adapter runs an async generator, a promise race and a
- * `JSON.stringify` of the whole envelope per subscriber per event; here each broadcast is
- * serialised once and written to every live subscription's socket in one loop, as the same tRPC
- * data frame the adapter would have produced. Subscriptions join once they know their tRPC id
- * (see router/realtime.ts).
+ * The broadcast hot path. Per subscriber and event, a generator-based subscription costs a promise
+ * chain and a `JSON.stringify` of the whole envelope; here each broadcast is serialised once and
+ * written to every subscriber's socket in one loop, as the same tRPC data frame the generic path
+ * would produce.
  */
 export class DirectFanout {
   /**
-   * Subscribers grouped by frame prefix. Clients number their subscriptions from 1, so a handful
-   * of prefixes covers nearly everyone: each group's frame is encoded once per broadcast and the
-   * same bytes are handed to every socket in it.
+   * Members grouped by frame prefix. Clients number their subscriptions from 1, so a handful of
+   * prefixes covers nearly everyone: each group's frame is encoded once per broadcast and the same
+   * bytes are handed to every socket in it.
    */
-  private readonly groups = new Map<string, Set<DirectSubscriber>>();
+  private readonly groups = new Map<string, Set<FanoutMember>>();
   private count = 0;
   private readonly maxBuffered = getEnv().WS_MAX_BUFFERED;
 
-  add(subscriber: DirectSubscriber): () => void {
-    let group = this.groups.get(subscriber.framePrefix);
+  add(member: FanoutMember): void {
+    let group = this.groups.get(member.framePrefix);
     if (!group) {
       group = new Set();
-      this.groups.set(subscriber.framePrefix, group);
+      this.groups.set(member.framePrefix, group);
     }
-    group.add(subscriber);
+    if (group.has(member)) return;
+    group.add(member);
     this.count++;
-    let removed = false;
-    return () => {
-      if (removed) return;
-      removed = true;
-      this.count--;
-      group.delete(subscriber);
-      if (group.size === 0) this.groups.delete(subscriber.framePrefix);
-    };
+  }
+
+  /** Returns whether the member was there. */
+  remove(member: FanoutMember): boolean {
+    const group = this.groups.get(member.framePrefix);
+    if (!group?.delete(member)) return false;
+    this.count--;
+    if (group.size === 0) this.groups.delete(member.framePrefix);
+    return true;
   }
 
   size(): number {
@@ -87,14 +98,50 @@ export class DirectFanout {
 
   deliver = (broadcast: Broadcast): void => {
     if (this.count === 0) return;
-    const id = idNumber(broadcast);
     const tail = frameTail(broadcast);
     let sent = 0;
     for (const [prefix, group] of this.groups) {
       const frame = Buffer.from(prefix + tail);
-      for (const subscriber of group) if (sendFrame(subscriber, id, frame, this.maxBuffered)) sent++;
+      for (const member of group) if (member.send(broadcast, frame, this.maxBuffered)) sent++;
     }
     // One metrics update per broadcast, not per delivery.
     if (sent > 0) metrics().messagesOut.inc({ procedure: "broadcast" }, sent);
   };
+}
+
+/**
+ * What a broadcast subscription hands the socket protocol once its replay is done: the broadcasts
+ * that arrived meanwhile (its inbox), and the listener that filled it. Attaching sends those, stops
+ * the listener and joins the fan-out in one synchronous step, so no broadcast falls in between or
+ * is sent twice.
+ */
+export class BroadcastHandover extends SubscriptionHandover {
+  constructor(
+    private readonly connection: Connection,
+    private readonly fanout: DirectFanout,
+    private readonly inbox: Inbox<Broadcast>,
+    private readonly stopListening: () => void,
+    private readonly counter: DeliveryCounter,
+    private readonly lastSentId: number,
+  ) {
+    super();
+  }
+
+  attach(framePrefix: string): DetachedSubscription {
+    const member = new FanoutMember(this.connection, framePrefix, this.lastSentId, this.fanout, this.counter);
+    const maxBuffered = getEnv().WS_MAX_BUFFERED;
+    let sent = 0;
+    for (const broadcast of this.inbox.takeAll()) {
+      if (member.send(broadcast, framePrefix + frameTail(broadcast), maxBuffered)) sent++;
+    }
+    if (sent > 0) this.counter.sent(sent);
+    this.stopListening();
+    this.fanout.add(member);
+    return member;
+  }
+
+  cancel(): void {
+    this.stopListening();
+    this.counter.done();
+  }
 }

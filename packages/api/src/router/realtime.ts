@@ -1,8 +1,7 @@
 import { getEnv } from "@plauder/runtime";
-import { type TRPCRouterRecord, tracked } from "@trpc/server";
+import { type TRPCRouterRecord, type TrackedEnvelope, tracked } from "@trpc/server";
 import { z } from "zod";
-import { type DirectSubscriber, framePrefix, frameTail, sendFrame } from "../broadcasts/direct-fanout";
-import { HandoffBroadcast, type IdSlot } from "../broadcasts/handoff";
+import { BroadcastHandover, type DeliveryCounter } from "../broadcasts/direct-fanout";
 import { Inbox } from "../broadcasts/inbox";
 import { getBroadcastFeed, getBroadcastStore, getDirectFanout, publishBroadcast } from "../broadcasts/service";
 import { type Broadcast, idNumber } from "../broadcasts/types";
@@ -25,12 +24,6 @@ const broadcastId = z.string().regex(/^\d{1,15}$/, "lastEventId must be a broadc
 const inboxLimit = 1_000;
 const replayPage = 500;
 
-/** Resolves when the signal aborts (the client unsubscribed or the connection closed). */
-function aborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
-}
-
 /** A subscription that sends one value and completes (ping, echo), counted like the others. */
 async function* answerOnce<T>(procedure: string, value: T): AsyncGenerator<T> {
   const counter = count(procedure);
@@ -43,13 +36,13 @@ async function* answerOnce<T>(procedure: string, value: T): AsyncGenerator<T> {
 }
 
 /** Counts one subscription while it lives, and the events it sends (an object, not closures: one per subscription). */
-class SubscriptionCounter {
+class SubscriptionCounter implements DeliveryCounter {
   constructor(private readonly procedure: string) {
     metrics().subscriptions.inc({ procedure });
   }
 
-  sent(): void {
-    metrics().messagesOut.inc({ procedure: this.procedure });
+  sent(count = 1): void {
+    metrics().messagesOut.inc({ procedure: this.procedure }, count);
   }
 
   done(): void {
@@ -58,18 +51,6 @@ class SubscriptionCounter {
 }
 
 const count = (procedure: string) => new SubscriptionCounter(procedure);
-
-/** The direct path for a subscription once the encoder has filled its slot with the tRPC id. */
-function directSubscriber(slot: IdSlot, ctx: Context, lastSentId: number): DirectSubscriber | null {
-  return slot.id !== undefined && ctx.connection
-    ? { connection: ctx.connection, framePrefix: framePrefix(slot.id, slot.jsonrpc), lastSentId }
-    : null;
-}
-
-function sendDirect(subscriber: DirectSubscriber, broadcast: Broadcast, counter: SubscriptionCounter): void {
-  const frame = subscriber.framePrefix + frameTail(broadcast);
-  if (sendFrame(subscriber, idNumber(broadcast), frame, getEnv().WS_MAX_BUFFERED)) counter.sent();
-}
 
 const noop = () => {};
 
@@ -102,9 +83,9 @@ export const realtimeRouter = {
    * Live delivery starts listening before the replay reads, and ids already sent are skipped, so
    * there is neither a gap nor a duplicate.
    *
-   * The first event travels through tRPC's generator path, which tells the subscription its tRPC id
-   * (see HandoffBroadcast); everything after goes out through the direct fan-out, one serialisation
-   * per broadcast for all subscribers instead of one per subscriber.
+   * Over a WebSocket, once the replay is done, the subscription hands over to the direct fan-out
+   * (see BroadcastHandover): one serialisation per broadcast for all subscribers, and no generator
+   * kept alive per subscriber.
    */
   broadcast: protectedProcedure
     .input(z.object({ lastEventId: broadcastId.nullish() }).optional())
@@ -117,52 +98,47 @@ export const realtimeRouter = {
       let stopListening = feed.subscribe((broadcast) => {
         if (!overBufferLimit(ctx)) inbox.push(broadcast);
       });
-      let leaveFanout = noop;
-      const slot: IdSlot = {};
-      const counter = count("broadcast");
+      let counter: SubscriptionCounter | null = count("broadcast");
       let lastSent = input?.lastEventId ? Number(input.lastEventId) : 0;
-      let direct: DirectSubscriber | null = null;
       try {
         if (input?.lastEventId) {
           for (;;) {
             const page = await getBroadcastStore().after(lastSent, replayPage);
             for (const stored of page) {
-              const broadcast: Broadcast = { ...stored, replayed: true };
-              if (direct) sendDirect(direct, broadcast, counter);
-              else {
-                lastSent = idNumber(broadcast);
-                counter.sent();
-                yield tracked(broadcast.id, new HandoffBroadcast(broadcast, slot) as unknown as Broadcast);
-                direct = directSubscriber(slot, ctx, lastSent);
-              }
+              const replayed: Broadcast = { ...stored, replayed: true };
+              lastSent = idNumber(replayed);
+              counter.sent();
+              yield tracked(replayed.id, replayed);
             }
-            if (direct) lastSent = direct.lastSentId;
             if (page.length < replayPage || abort.aborted) break;
           }
         }
-        if (!direct) {
-          for await (const broadcast of inbox.drain(abort)) {
-            if (idNumber(broadcast) <= lastSent) continue;
-            lastSent = idNumber(broadcast);
-            counter.sent();
-            yield tracked(broadcast.id, new HandoffBroadcast(broadcast, slot) as unknown as Broadcast);
-            direct = directSubscriber(slot, ctx, lastSent);
-            if (direct) break;
-          }
-        }
-        if (direct && !abort.aborted) {
-          // Synchronously: send what waited here, stop listening, join the fan-out. No broadcast can
-          // arrive in between, so none is lost or sent twice.
-          for (const broadcast of inbox.takeAll()) sendDirect(direct, broadcast, counter);
-          stopListening();
+        if (ctx.connection && !abort.aborted) {
+          // From here the handover owns the listener and the counter; this generator ends.
+          const handover = new BroadcastHandover(
+            ctx.connection,
+            getDirectFanout(),
+            inbox,
+            stopListening,
+            counter,
+            lastSent,
+          );
           stopListening = noop;
-          leaveFanout = getDirectFanout().add(direct);
-          await aborted(abort);
+          counter = null;
+          // The socket protocol recognises the handover; it is never sent, whatever its declared type.
+          yield handover as unknown as TrackedEnvelope<Broadcast>;
+          return;
+        }
+        // Without a socket to hand over to, events keep flowing through this generator.
+        for await (const broadcast of inbox.drain(abort)) {
+          if (idNumber(broadcast) <= lastSent) continue;
+          lastSent = idNumber(broadcast);
+          counter?.sent();
+          yield tracked(broadcast.id, broadcast);
         }
       } finally {
         stopListening();
-        leaveFanout();
-        counter.done();
+        counter?.done();
       }
     }),
 

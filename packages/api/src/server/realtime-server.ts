@@ -2,9 +2,8 @@ import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type Credential, readAccessToken, revokedAmong, sessionFromCookie } from "@plauder/auth";
-import { clientAddressOf, describeError, getInstanceId, getLogger } from "@plauder/runtime";
+import { clientAddressOf, describeError, getEnv, getInstanceId, getLogger } from "@plauder/runtime";
 import { TRPCError } from "@trpc/server";
-import { applyWSSHandler } from "@trpc/server/adapters/ws";
 import { type WebSocket, WebSocketServer } from "ws";
 import { getBroadcastFeed } from "../broadcasts/service";
 import type { Connection, Context } from "../context";
@@ -15,8 +14,8 @@ import { onSessionEnded } from "../sessions/end-session";
 import { logProcedureError } from "../trpc";
 import { closeCodes } from "./close-codes";
 import { connectionClosed, connectionOpened } from "./connections";
-import { realtimeEncoder } from "./encoder";
 import { isOriginAllowed } from "./origin";
+import { SocketProtocol } from "./socket-protocol";
 import { UserConnections } from "./user-connections";
 
 export type RealtimeServerOptions = {
@@ -76,11 +75,6 @@ function newSocketState(connectionId: string, cookie: Credential | null, clientA
 /** Error listener of upgrade sockets (`this`): a network error ends the socket. Shared, not a closure per socket. */
 function destroyOnError(this: Duplex): void {
   this.destroy();
-}
-
-/** Counts every inbound frame; one shared listener rather than a closure per connection. */
-function countInbound(): void {
-  metrics().messagesIn.inc();
 }
 
 function refuse(socket: Duplex, status: number, reason: string): void {
@@ -180,18 +174,19 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     log.info({ conn: state.connectionId, code }, "connection closed");
   }
 
-  /** The socket behind each handshake stand-in that tRPC was handed. */
-  const socketOf = new WeakMap<object, WebSocket>();
-
-  function closeFailedSetup(handshake: object, code: TRPCError["code"]): void {
-    const socket = socketOf.get(handshake);
-    // The adapter closes on the next tick; this runs first. A close already under way (4029) stands.
-    setImmediate(() => {
-      if (!socket || socket.readyState !== socket.OPEN) return;
-      const { code: closeCode, reason } =
-        code === "PARSE_ERROR" || code === "BAD_REQUEST" ? closeCodes.badConnectionParams : closeCodes.setupFailed;
-      socket.close(closeCode, reason);
-    });
+  /**
+   * The context could not be made: the error has been answered; the close code says why (too many
+   * connections for this user, malformed connectionParams, or credentials that could not be read).
+   */
+  function closeFailedSetup(socket: WebSocket, error: TRPCError): void {
+    if (socket.readyState !== socket.OPEN) return;
+    const { code, reason } =
+      error.code === "TOO_MANY_REQUESTS"
+        ? closeCodes.tooManyForUser
+        : error.code === "PARSE_ERROR" || error.code === "BAD_REQUEST"
+          ? closeCodes.badConnectionParams
+          : closeCodes.setupFailed;
+    socket.close(code, reason);
   }
 
   function connectionOf(socket: WebSocket, state: SocketState): Connection {
@@ -211,29 +206,23 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     };
   }
 
-  const handler = applyWSSHandler({
-    wss,
+  const protocol = new SocketProtocol({
     router: appRouter,
-    keepAlive: { enabled: true, pingMs: options.heartbeatMs, pongWaitMs: options.pongWaitMs },
-    experimental_encoder: realtimeEncoder,
+    maxSubscriptions: getEnv().WS_MAX_SUBSCRIPTIONS,
+    onSetupFailed: closeFailedSetup,
     onError(failure) {
-      // Without a path the error is about the connection itself (bad frame, oversize message):
-      // the client's doing, worth a line but not an alarm.
+      // Without a path the error is about the connection itself (bad frame, failed setup): the
+      // client's doing, worth a line but not an alarm.
       if (failure.path === undefined) {
         log.info({ conn: failure.ctx?.connection?.id, err: failure.error.message }, "connection error");
-        // Without a context, the context could not be made; the adapter then closes the socket
-        // without a code (1005). Closing first, with a code, tells the client why.
-        if (failure.ctx === undefined) closeFailedSetup(failure.req, failure.error.code);
         return;
       }
       logProcedureError(failure);
     },
-    async createContext({ res, info }): Promise<Context> {
-      // The adapter's type for `res` is loose; it is the ws socket of this connection.
-      const socket: WebSocket = res;
+    async createContext(socket, connectionParams): Promise<Context> {
       const state = states.get(socket) ?? newSocketState("unknown", null, "unknown");
       // A token in connectionParams (typed clients) wins over the cookie (browsers).
-      const token = info.connectionParams?.token;
+      const token = connectionParams?.token;
       const credential = token !== undefined ? await readAccessToken(token) : state.cookie;
       const user = credential?.user ?? null;
       // A socket that closed while its token was being read has already been counted off: taking a
@@ -241,9 +230,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       const open = socket.readyState === socket.OPEN;
       if (token !== undefined && user && open && !perUser.tryAdd(user.id, state.connectionId)) {
         log.info({ conn: state.connectionId, user: user.id }, "refused: too many connections for this user");
-        // The adapter answers the error below first, then closes on the next tick without a code;
-        // this runs before that close and gives the documented code.
-        setImmediate(() => socket.close(closeCodes.tooManyForUser.code, closeCodes.tooManyForUser.reason));
+        // Answered first, then closed with 4029 (closeFailedSetup).
         throw new TRPCError({ code: "TOO_MANY_REQUESTS", message: closeCodes.tooManyForUser.reason });
       }
       log.info(
@@ -275,18 +262,20 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       };
     },
   });
+  protocol.startHeartbeat(options.heartbeatMs, options.pongWaitMs);
 
-  wss.on("connection", (socket) => {
+  /** A socket completed its handshake: it counts, is watched, and speaks tRPC from now on. */
+  function opened(socket: WebSocket, state: SocketState, expectConnectionParams: boolean): void {
     connectionOpened();
-    const state = states.get(socket);
-    log.info({ conn: state?.connectionId, user: state?.cookie?.user.id ?? null }, "connection opened");
-    socket.on("message", countInbound);
+    states.set(socket, state);
+    log.info({ conn: state.connectionId, user: state.cookie?.user.id ?? null }, "connection opened");
     socket.on("close", onSocketClose);
+    protocol.accept(socket, expectConnectionParams);
     // Whoever has not authenticated by now (cookie or connectionParams) is let go; cleared on sign-in.
-    if (state && !state.presentAs) {
+    if (!state.presentAs) {
       state.authDeadline = setTimeout(closeUnauthenticated, options.authTimeoutMs, socket).unref();
     }
-  });
+  }
 
   return {
     async handleUpgrade(req, socket, head) {
@@ -312,22 +301,19 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
         }
         // ws completes the handshake synchronously here (no verifyClient), so the new client is in
         // wss.clients before `upgrading` drops.
-        let opened = false;
-        // tRPC keeps the request it is handed for the connection's whole life, and reads only its
-        // URL (whether connectionParams follow). Handing it a stand-in with just that lets the
-        // upgrade request, its headers and parser state go once the handshake is done.
-        const handshake = { url: req.url, headers: {} } as IncomingMessage;
+        let wasOpened = false;
+        // wsLink adds ?connectionParams=1 when its first message will carry them (typed clients' tokens).
+        const expectConnectionParams =
+          new URL(req.url ?? "/", "http://upgrade").searchParams.get("connectionParams") === "1";
         const state = newSocketState(connectionId, cookie, clientAddressOf(req));
         wss.handleUpgrade(req, socket, head, (ws) => {
-          opened = true;
+          wasOpened = true;
           state.connectedAt = Date.now();
-          states.set(ws, state);
-          socketOf.set(handshake, ws);
-          wss.emit("connection", ws, handshake);
+          opened(ws, state, expectConnectionParams);
         });
         // The client hung up while its cookie was being read: ws dropped the socket without a
         // connection, so nothing will ever close it; give back its place in the per-user count.
-        if (!opened) perUser.remove(connectionId);
+        if (!wasOpened) perUser.remove(connectionId);
       } finally {
         upgrading--;
       }
@@ -337,7 +323,8 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       clearInterval(sweep);
       stopHearingEnds();
       // wsLink reconnects on this notification; clients add jitter so they do not all return at once.
-      handler.broadcastReconnectNotification();
+      protocol.broadcastReconnectNotification();
+      protocol.stopHeartbeat();
       const deadline = Date.now() + graceMs;
       while (wss.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       for (const client of wss.clients) client.close(closeCodes.goingAway.code, closeCodes.goingAway.reason);

@@ -1,0 +1,479 @@
+import {
+  type AnyRouter,
+  callTRPCProcedure,
+  getErrorShape,
+  getTRPCErrorFromUnknown,
+  isTrackedEnvelope,
+  TRPCError,
+  transformTRPCResponse,
+} from "@trpc/server";
+import { parseConnectionParamsFromUnknown, type TRPCRequestInfo } from "@trpc/server/http";
+import { parseTRPCMessage, type TRPCClientOutgoingMessage, type TRPCResponseMessage } from "@trpc/server/rpc";
+import type { RawData, WebSocket } from "ws";
+import type { Context } from "../context";
+import { metrics } from "../metrics";
+import { type DetachedSubscription, framePrefix, SubscriptionHandover } from "./handover";
+
+/**
+ * Calls one frame may carry. wsLink packs the requests a page makes in the same tick into one frame,
+ * a handful in practice; a frame of thousands is an attack that would hold the event loop for seconds.
+ */
+export const maxCallsPerFrame = 100;
+
+type CallId = string | number;
+type ProcedureType = "query" | "mutation" | "subscription";
+type ConnectionParams = TRPCRequestInfo["connectionParams"];
+
+/** What a failure is reported with (the server logs it). */
+export type ProtocolFailure = {
+  error: TRPCError;
+  /** Absent when the failure concerns the connection (a bad frame, failed setup), not one procedure. */
+  path: string | undefined;
+  ctx: Context | undefined;
+};
+
+export type SocketProtocolOptions = {
+  router: AnyRouter;
+  /** Makes the connection's context, once: at accept, or from its connectionParams message. */
+  createContext(socket: WebSocket, connectionParams: ConnectionParams): Promise<Context>;
+  /** The context could not be made; the error has been answered and the socket should be closed. */
+  onSetupFailed(socket: WebSocket, error: TRPCError): void;
+  onError(failure: ProtocolFailure): void;
+  /** Live subscriptions one connection may hold; the next one is refused with TOO_MANY_REQUESTS. */
+  maxSubscriptions: number;
+};
+
+/** A place taken by a subscription whose procedure has not answered yet. */
+const starting = Symbol("starting");
+/** A subscription still running in its generator (its abort controller), or one running detached. */
+type LiveSubscription = AbortController | DetachedSubscription | typeof starting;
+
+/** One connection's protocol state: one small object per socket and no closures of its own. */
+class ProtocolConnection {
+  /** Resolves to the context, or null if it could not be made; unset while connectionParams are awaited. */
+  ready: Promise<Context | null> | null = null;
+  ctx: Context | undefined = undefined;
+  /** Live subscriptions by the id the client gave them; made with the first one. */
+  subscriptions: Map<CallId, LiveSubscription> | null = null;
+  /** When the last frame arrived, and when a heartbeat PING went out unanswered (0: none). */
+  lastInboundAt = Date.now();
+  pingSentAt = 0;
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly protocol: SocketProtocol,
+  ) {}
+}
+
+const connectionOf = new WeakMap<WebSocket, ProtocolConnection>();
+
+/** The one message listener of every socket (`this`), shared rather than a closure per socket. */
+function onSocketMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  const connection = connectionOf.get(this);
+  connection?.protocol.receive(connection, data, isBinary);
+}
+
+/** The one close listener of every socket (`this`): ends its subscriptions. */
+function onSocketClose(this: WebSocket): void {
+  const connection = connectionOf.get(this);
+  connection?.protocol.closed(connection);
+}
+
+/**
+ * The one error listener of every socket (`this`). ws reports protocol violations (an oversize
+ * frame, invalid UTF-8, bad framing) as an `error` event and closes the socket with the matching
+ * code itself; without a listener the event would bring the whole process down.
+ */
+function onSocketError(this: WebSocket, cause: Error): void {
+  const connection = connectionOf.get(this);
+  connection?.protocol.failed(connection, cause);
+}
+
+/**
+ * tRPC's WebSocket protocol, as `wsLink` speaks it, on sockets the server has already accepted.
+ *
+ * It stands in for `applyWSSHandler` from `@trpc/server/adapters/ws` and reuses tRPC's own message
+ * parsing, procedure calls and error shapes. What it does differently, and why (measured, see
+ * docs/architecture.md):
+ * - A subscription may hand over to a {@link SubscriptionHandover} and go on with no generator, abort
+ *   signal or promise race behind it; the stock adapter keeps all three per subscription.
+ * - The heartbeat is one sweep over all connections instead of two timers per connection, re-armed
+ *   with new closures on every inbound frame.
+ * - The subscription limit and duplicate ids are settled when a frame arrives, before anything runs.
+ */
+export class SocketProtocol {
+  /** Every connection still open, for the heartbeat and the reconnect notification. */
+  private readonly open = new Set<ProtocolConnection>();
+  private heartbeat: NodeJS.Timeout | null = null;
+  private readonly config: AnyRouter["_def"]["_config"];
+
+  constructor(private readonly options: SocketProtocolOptions) {
+    this.config = options.router._def._config;
+  }
+
+  /**
+   * Starts speaking the protocol on a socket. With `expectConnectionParams` (the client connected
+   * with `?connectionParams=1`) its first message must carry them; otherwise the context is made now.
+   */
+  accept(socket: WebSocket, expectConnectionParams: boolean): void {
+    const connection = new ProtocolConnection(socket, this);
+    connectionOf.set(socket, connection);
+    this.open.add(connection);
+    socket.on("message", onSocketMessage);
+    socket.once("close", onSocketClose);
+    socket.on("error", onSocketError);
+    if (!expectConnectionParams) connection.ready = this.setUp(connection, null);
+  }
+
+  /**
+   * Sends PING to connections silent for `pingMs` and terminates those that then stay silent for
+   * `pongWaitMs` (any frame counts as the answer). One timer for every connection; it ticks at a
+   * quarter of the shorter interval, so a dead peer is found within pingMs + pongWaitMs + two ticks.
+   */
+  startHeartbeat(pingMs: number, pongWaitMs: number): void {
+    this.stopHeartbeat();
+    const tick = Math.max(25, Math.min(pingMs, pongWaitMs) / 4);
+    this.heartbeat = setInterval(() => this.sweep(pingMs, pongWaitMs), tick);
+    this.heartbeat.unref();
+  }
+
+  stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+  }
+
+  /** Asks every client to reconnect (wsLink does so with its own backoff); sent when draining. */
+  broadcastReconnectNotification(): void {
+    const frame = JSON.stringify({ id: null, method: "reconnect" });
+    for (const { socket } of this.open) if (socket.readyState === socket.OPEN) socket.send(frame);
+  }
+
+  /** Live subscriptions of one socket. */
+  subscriptionCount(socket: WebSocket): number {
+    return connectionOf.get(socket)?.subscriptions?.size ?? 0;
+  }
+
+  private sweep(pingMs: number, pongWaitMs: number): void {
+    const now = Date.now();
+    for (const connection of this.open) {
+      const socket = connection.socket;
+      if (connection.pingSentAt !== 0) {
+        if (now - connection.pingSentAt >= pongWaitMs) socket.terminate();
+      } else if (now - connection.lastInboundAt >= pingMs && socket.readyState === socket.OPEN) {
+        socket.send("PING");
+        connection.pingSentAt = now;
+      }
+    }
+  }
+
+  /** @internal The socket closed: every subscription ends, nothing more is sent. */
+  closed(connection: ProtocolConnection): void {
+    this.open.delete(connection);
+    const subscriptions = connection.subscriptions;
+    if (!subscriptions) return;
+    connection.subscriptions = null;
+    for (const live of subscriptions.values()) endSubscription(live);
+  }
+
+  /** @internal A protocol violation on the socket; ws is closing it already. */
+  failed(connection: ProtocolConnection, cause: Error): void {
+    this.options.onError({ error: getTRPCErrorFromUnknown(cause), path: undefined, ctx: connection.ctx });
+  }
+
+  /** @internal One inbound frame. */
+  receive(connection: ProtocolConnection, data: RawData, isBinary: boolean): void {
+    metrics().messagesIn.inc();
+    connection.lastInboundAt = Date.now();
+    connection.pingSentAt = 0;
+    // ws hands a Buffer unless told otherwise; text frames are valid UTF-8 by the time they get here.
+    const text = !isBinary && Buffer.isBuffer(data) ? data.toString("utf8") : null;
+    if (text === "PONG") return;
+    if (text === "PING") {
+      connection.socket.send("PONG");
+      return;
+    }
+    if (connection.ready === null) {
+      connection.ready = this.setUp(connection, () => readConnectionParams(text));
+      return;
+    }
+    let messages: TRPCClientOutgoingMessage[];
+    try {
+      messages = parseFrame(text, this.config);
+    } catch (cause) {
+      const error = toParseError(cause);
+      this.options.onError({ error, path: undefined, ctx: connection.ctx });
+      this.respond(connection, { id: null, error: this.errorShape(connection, error) });
+      return;
+    }
+    // Subscriptions take their places now, in frame order, so a frame cannot overrun the limit.
+    for (let index = 0; index < messages.length; index++) {
+      this.handle(connection, messages[index] as TRPCClientOutgoingMessage, index);
+    }
+  }
+
+  private async setUp(
+    connection: ProtocolConnection,
+    readParams: (() => ConnectionParams) | null,
+  ): Promise<Context | null> {
+    try {
+      const ctx = await this.options.createContext(connection.socket, readParams ? readParams() : null);
+      connection.ctx = ctx;
+      return ctx;
+    } catch (cause) {
+      const error = getTRPCErrorFromUnknown(cause);
+      this.options.onError({ error, path: undefined, ctx: undefined });
+      this.respond(connection, { id: null, error: this.errorShape(connection, error) });
+      this.options.onSetupFailed(connection.socket, error);
+      return null;
+    }
+  }
+
+  private handle(connection: ProtocolConnection, message: TRPCClientOutgoingMessage, batchIndex: number): void {
+    const { id, jsonrpc } = message;
+    if (id === null) {
+      const error = new TRPCError({ code: "PARSE_ERROR", message: "`id` is required" });
+      this.options.onError({ error, path: undefined, ctx: connection.ctx });
+      this.respond(connection, { id, jsonrpc, error: this.errorShape(connection, error) });
+      return;
+    }
+    if (message.method === "subscription.stop") {
+      this.stopSubscription(connection, id, jsonrpc);
+      return;
+    }
+    const { path, lastEventId } = message.params;
+    const type = message.method;
+    let input = message.params.input;
+    // wsLink sends the last tracked id beside the input on resubscribe; procedures read it from the input.
+    if (lastEventId !== undefined) {
+      input = isPlainObject(input) ? { ...input, lastEventId } : (input ?? { lastEventId });
+    }
+    if (type === "subscription") {
+      const refusal = this.takePlace(connection, id);
+      if (refusal) {
+        this.fail(connection, { id, jsonrpc, type, path, input }, refusal);
+        return;
+      }
+    }
+    this.call(connection, { id, jsonrpc, type, path, input }, batchIndex).catch((cause: unknown) => {
+      if (type === "subscription") this.release(connection, id);
+      this.fail(connection, { id, jsonrpc, type, path, input }, getTRPCErrorFromUnknown(cause));
+    });
+  }
+
+  /** Reserves a subscription place for `id`, or says why not. */
+  private takePlace(connection: ProtocolConnection, id: CallId): TRPCError | null {
+    if (connection.subscriptions === null) connection.subscriptions = new Map();
+    const subscriptions = connection.subscriptions;
+    if (subscriptions.has(id)) return new TRPCError({ code: "BAD_REQUEST", message: `Duplicate id ${id}` });
+    if (subscriptions.size >= this.options.maxSubscriptions) {
+      return new TRPCError({
+        code: "TOO_MANY_REQUESTS",
+        message: `At most ${this.options.maxSubscriptions} subscriptions per connection`,
+      });
+    }
+    subscriptions.set(id, starting);
+    return null;
+  }
+
+  private release(connection: ProtocolConnection, id: CallId): void {
+    connection.subscriptions?.delete(id);
+  }
+
+  private async call(connection: ProtocolConnection, call: Call, batchIndex: number): Promise<void> {
+    const ctx = await connection.ready;
+    if (!ctx) throw new TRPCError({ code: "UNAUTHORIZED", message: "The connection could not be set up" });
+    if (call.type !== "subscription") {
+      const data: unknown = await callTRPCProcedure({
+        router: this.options.router,
+        path: call.path,
+        getRawInput: async () => call.input,
+        ctx,
+        type: call.type,
+        signal: undefined,
+        batchIndex,
+      });
+      if (isAsyncIterable(data)) {
+        throw new TRPCError({
+          code: "UNSUPPORTED_MEDIA_TYPE",
+          message: `Cannot return an async iterable from a ${call.type} procedure with WebSockets`,
+        });
+      }
+      this.respond(connection, { id: call.id, jsonrpc: call.jsonrpc, result: { type: "data", data } });
+      return;
+    }
+    const controller = new AbortController();
+    // The place was reserved when the frame arrived; a stop or a close since then has freed it.
+    if (connection.subscriptions?.get(call.id) !== starting) return;
+    connection.subscriptions.set(call.id, controller);
+    const result: unknown = await callTRPCProcedure({
+      router: this.options.router,
+      path: call.path,
+      getRawInput: async () => call.input,
+      ctx,
+      type: "subscription",
+      signal: controller.signal,
+      batchIndex,
+    });
+    if (!isAsyncIterable(result)) {
+      throw new TRPCError({
+        code: "INTERNAL_SERVER_ERROR",
+        message: `Subscription ${call.path} did not return an async generator`,
+      });
+    }
+    const iterator = result[Symbol.asyncIterator]();
+    if (controller.signal.aborted || connection.socket.readyState !== connection.socket.OPEN) {
+      // Stopped or disconnected while the procedure started: it never runs.
+      finish(iterator);
+      return;
+    }
+    this.respond(connection, { id: call.id, jsonrpc: call.jsonrpc, result: { type: "started" } });
+    await this.iterate(connection, call, controller, iterator);
+  }
+
+  /**
+   * Sends a generator subscription's events until it completes, fails, is stopped, or hands over.
+   * Stopping does not race the generator: the stop answers at once, and the generator is ended
+   * when it next yields (this server's generators also watch their signal and end promptly).
+   */
+  private async iterate(
+    connection: ProtocolConnection,
+    call: Call,
+    controller: AbortController,
+    iterator: AsyncIterator<unknown>,
+  ): Promise<void> {
+    const { id, jsonrpc } = call;
+    for (;;) {
+      let next: IteratorResult<unknown>;
+      try {
+        next = await iterator.next();
+      } catch (cause) {
+        if (controller.signal.aborted) return;
+        this.release(connection, id);
+        this.fail(connection, call, getTRPCErrorFromUnknown(cause));
+        return;
+      }
+      if (controller.signal.aborted) {
+        if (!next.done) {
+          if (next.value instanceof SubscriptionHandover) next.value.cancel();
+          finish(iterator);
+        }
+        return;
+      }
+      if (next.done) break;
+      const value = next.value;
+      if (value instanceof SubscriptionHandover) {
+        const detached = value.attach(framePrefix(id, jsonrpc));
+        connection.subscriptions?.set(id, detached);
+        // Ends the generator; its cleanup must leave alone what it handed over.
+        finish(iterator);
+        return;
+      }
+      const result = isTrackedEnvelope(value)
+        ? { type: "data" as const, id: value[0], data: { id: value[0], data: value[1] } }
+        : { type: "data" as const, data: value };
+      this.respond(connection, { id, jsonrpc, result });
+    }
+    this.release(connection, id);
+    this.respond(connection, { id, jsonrpc, result: { type: "stopped" } });
+  }
+
+  private stopSubscription(connection: ProtocolConnection, id: CallId, jsonrpc: Call["jsonrpc"]): void {
+    const live = connection.subscriptions?.get(id);
+    if (live === undefined) return;
+    connection.subscriptions?.delete(id);
+    endSubscription(live);
+    this.respond(connection, { id, jsonrpc, result: { type: "stopped" } });
+  }
+
+  private fail(connection: ProtocolConnection, call: Call, error: TRPCError): void {
+    this.options.onError({ error, path: call.path, ctx: connection.ctx });
+    this.respond(connection, {
+      id: call.id,
+      jsonrpc: call.jsonrpc,
+      error: getErrorShape({
+        config: this.config,
+        error,
+        type: call.type,
+        path: call.path,
+        input: call.input,
+        ctx: connection.ctx,
+      }),
+    });
+  }
+
+  private errorShape(connection: ProtocolConnection, error: TRPCError) {
+    return getErrorShape({
+      config: this.config,
+      error,
+      type: "unknown",
+      path: undefined,
+      input: undefined,
+      ctx: connection.ctx,
+    });
+  }
+
+  private respond(connection: ProtocolConnection, message: TRPCResponseMessage): void {
+    const socket = connection.socket;
+    if (socket.readyState !== socket.OPEN) return;
+    socket.send(serializeResponse(this.config, message));
+  }
+}
+
+type Call = {
+  id: CallId;
+  jsonrpc: "2.0" | undefined;
+  type: ProcedureType;
+  path: string;
+  input: unknown;
+};
+
+/** The exact text of a response frame; the direct fan-out's frames match it byte for byte. */
+export function serializeResponse(config: AnyRouter["_def"]["_config"], message: TRPCResponseMessage): string {
+  return JSON.stringify(transformTRPCResponse(config, message));
+}
+
+/** Ends a generator that will not be read again; what its cleanup throws is of no one's concern now. */
+function finish(iterator: AsyncIterator<unknown>): void {
+  iterator.return?.().catch(ignore);
+}
+
+function ignore(): void {}
+
+function endSubscription(live: LiveSubscription): void {
+  if (live === starting) return;
+  if (live instanceof AbortController) live.abort();
+  else live.stop();
+}
+
+/** A frame as calls: one JSON object or an array of at most {@link maxCallsPerFrame}; any bad call refuses the frame. */
+function parseFrame(text: string | null, config: AnyRouter["_def"]["_config"]): TRPCClientOutgoingMessage[] {
+  if (text === null) throw new Error("Binary frames are not part of the protocol");
+  const json: unknown = JSON.parse(text);
+  const raw = Array.isArray(json) ? json : [json];
+  if (raw.length > maxCallsPerFrame) throw new Error(`At most ${maxCallsPerFrame} calls per frame`);
+  return raw.map((message) => parseTRPCMessage(message, config.transformer));
+}
+
+function readConnectionParams(text: string | null): ConnectionParams {
+  let message: unknown;
+  try {
+    if (text === null) throw new Error("Binary frames are not part of the protocol");
+    message = JSON.parse(text);
+    if (!isPlainObject(message)) throw new Error("Message was not an object");
+  } catch (cause) {
+    throw new TRPCError({ code: "PARSE_ERROR", message: "Malformed TRPCConnectionParamsMessage", cause });
+  }
+  return parseConnectionParamsFromUnknown(message.data);
+}
+
+function toParseError(cause: unknown): TRPCError {
+  return new TRPCError({ code: "PARSE_ERROR", cause });
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
+}
