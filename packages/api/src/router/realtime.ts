@@ -93,8 +93,8 @@ export const realtimeRouter = {
       const feed = getBroadcastFeed();
       await feed.start();
       const abort = signal ?? new AbortController().signal;
-      // The connection's own method, not a closure per subscription.
-      const inbox = new Inbox<Broadcast>(inboxLimit, ctx.connection?.closeAsSlowConsumer ?? noop);
+      const connection = ctx.connection;
+      const inbox = new Inbox<Broadcast>(inboxLimit, connection ? () => connection.closeAsSlowConsumer() : noop);
       let stopListening = feed.subscribe((broadcast) => {
         if (!overBufferLimit(ctx)) inbox.push(broadcast);
       });

@@ -56,7 +56,8 @@ type SocketState = {
   /** The session or token it was opened with, so logout can find it. */
   sessionId: string | null;
   authDeadline: NodeJS.Timeout | null;
-  expiry: NodeJS.Timeout | null;
+  /** When the session or token it was opened with expires (epoch ms; 0: not yet authenticated). */
+  expiresAt: number;
 };
 
 function newSocketState(connectionId: string, cookie: Credential | null, clientAddress: string): SocketState {
@@ -68,13 +69,17 @@ function newSocketState(connectionId: string, cookie: Credential | null, clientA
     presentAs: null,
     sessionId: null,
     authDeadline: null,
-    expiry: null,
+    expiresAt: 0,
   };
 }
 
 /** Error listener of upgrade sockets (`this`): a network error ends the socket. Shared, not a closure per socket. */
 function destroyOnError(this: Duplex): void {
   this.destroy();
+}
+
+function terminate(socket: WebSocket): void {
+  socket.terminate();
 }
 
 function refuse(socket: Duplex, status: number, reason: string): void {
@@ -142,6 +147,16 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       .catch((error: Error) => log.warn({ err: error.message }, "revoked-session sweep failed"));
   }, options.heartbeatMs);
   sweep.unref();
+  // Expiry is checked once a second for all sockets rather than by a timer per socket: each timer
+  // with its own duration costs a Timeout and a timer list (about 190 bytes per connection).
+  const expirySweep = setInterval(() => {
+    const now = Date.now();
+    for (const socket of wss.clients) {
+      const expiresAt = states.get(socket)?.expiresAt ?? 0;
+      if (expiresAt !== 0 && expiresAt <= now) closeExpired(socket);
+    }
+  }, 1_000);
+  expirySweep.unref();
 
   /**
    * A connection lives no longer than the session or token it was opened with: at expiry it is
@@ -167,7 +182,6 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     const state = states.get(this);
     if (!state) return;
     if (state.authDeadline) clearTimeout(state.authDeadline);
-    if (state.expiry) clearTimeout(state.expiry);
     if (state.presentAs) presence.disconnect(state.presentAs);
     if (state.sessionId) untrackSession(this, state.sessionId);
     perUser.remove(state.connectionId);
@@ -189,21 +203,23 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     socket.close(code, reason);
   }
 
-  function connectionOf(socket: WebSocket, state: SocketState): Connection {
-    const connectionId = state.connectionId;
-    return {
-      id: connectionId,
-      socket,
-      connectedAt: state.connectedAt,
-      closeAsSlowConsumer() {
-        if (socket.readyState !== socket.OPEN) return;
-        metrics().slowConsumers.inc();
-        log.warn({ conn: connectionId, buffered: socket.bufferedAmount }, "closing a slow consumer");
-        socket.close(closeCodes.slowConsumer.code, closeCodes.slowConsumer.reason);
-        // The close frame waits behind the unsent data the client is not reading; do not wait for it.
-        setTimeout(() => socket.terminate(), 1_000).unref();
-      },
-    };
+  /** What procedures see of their socket; its method sits on the prototype, not in a closure per socket. */
+  class SocketConnection implements Connection {
+    constructor(
+      readonly id: string,
+      readonly socket: WebSocket,
+      readonly connectedAt: number,
+    ) {}
+
+    closeAsSlowConsumer(): void {
+      const socket = this.socket;
+      if (socket.readyState !== socket.OPEN) return;
+      metrics().slowConsumers.inc();
+      log.warn({ conn: this.id, buffered: socket.bufferedAmount }, "closing a slow consumer");
+      socket.close(closeCodes.slowConsumer.code, closeCodes.slowConsumer.reason);
+      // The close frame waits behind the unsent data the client is not reading; do not wait for it.
+      setTimeout(terminate, 1_000, socket).unref();
+    }
   }
 
   const protocol = new SocketProtocol({
@@ -245,11 +261,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
           if (state.authDeadline) clearTimeout(state.authDeadline);
           state.authDeadline = null;
         }
-        if (credential && !state.expiry) {
-          // setTimeout holds at most ~24.8 days; sessions are shorter, longer ones are re-checked then.
-          const delay = Math.min(Math.max(0, credential.expiresAt - Date.now()), 2 ** 31 - 1);
-          state.expiry = setTimeout(closeExpired, delay, socket).unref();
-        }
+        if (credential && state.expiresAt === 0) state.expiresAt = credential.expiresAt;
         if (credential?.sessionId && !state.sessionId) trackSession(socket, state, credential.sessionId);
       }
       return {
@@ -258,7 +270,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
         instanceId: getInstanceId(),
         clientAddress: state.clientAddress,
         transport: "ws",
-        connection: connectionOf(socket, state),
+        connection: new SocketConnection(state.connectionId, socket, state.connectedAt),
       };
     },
   });
@@ -321,6 +333,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     async close(graceMs = 5_000) {
       accepting = false;
       clearInterval(sweep);
+      clearInterval(expirySweep);
       stopHearingEnds();
       // wsLink reconnects on this notification; clients add jitter so they do not all return at once.
       protocol.broadcastReconnectNotification();
