@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { bundleServer } from "../../apps/web/scripts/build-server";
+import { freePort } from "./ports";
 import { type Child, startChild, waitFor } from "./processes";
 import { prepareServices } from "./services";
 
@@ -68,10 +69,8 @@ if (clientCpu !== null) {
   }
 }
 
-let nextPort = 4600 + Math.floor(Math.random() * 300);
-
 async function start(name: ServerName): Promise<{ child: Child; url: string }> {
-  const port = nextPort++;
+  const port = await freePort();
   const env = {
     ...process.env,
     ...services.env,

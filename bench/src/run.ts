@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { bundleServer } from "../../apps/web/scripts/build-server";
+import { freePort } from "./ports";
 import { type Child, cpuSeconds, cpuTicks, pinned, rssBytes, startChild, waitFor } from "./processes";
 import type { ClientReport, PublishReport, System } from "./protocol";
 import { systems } from "./protocol";
@@ -51,8 +52,6 @@ const baseEnv: NodeJS.ProcessEnv = {
   BENCH_PREFIX: services.prefix,
 };
 
-let nextPort = 4100 + Math.floor(Math.random() * 400);
-
 type Servers = { children: Child[]; urls: string[] };
 
 /**
@@ -74,7 +73,7 @@ async function startServers(system: System, count: number): Promise<Servers> {
   const children: Child[] = [];
   const urls: string[] = [];
   for (let i = 0; i < count; i++) {
-    const port = nextPort++;
+    const port = await freePort();
     const script = serverBundles[system];
     const env = { ...baseEnv, PORT: String(port), INSTANCE_ID: `bench-${i}`, APP_URL: `http://127.0.0.1:${port}` };
     // BENCH_PROFILE_DIR: write a CPU profile of every server (for finding the next hot spot).
