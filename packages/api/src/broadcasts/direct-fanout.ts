@@ -32,11 +32,10 @@ export class FanoutMember implements DetachedSubscription {
   ) {}
 
   /**
-   * Sends one broadcast unless the socket is gone, it was sent already, or the socket has more
-   * unsent data than `maxBuffered` (then the connection is closed as a slow consumer).
+   * Sends the frame of broadcast `id` unless the socket is gone, it was sent already, or the socket
+   * has more unsent data than `maxBuffered` (then the connection is closed as a slow consumer).
    */
-  send(broadcast: Broadcast, frame: string | Buffer, maxBuffered: number): boolean {
-    const id = idNumber(broadcast);
+  send(id: number, frame: string | Buffer, maxBuffered: number): boolean {
     const socket = this.connection.socket;
     if (socket.readyState !== socket.OPEN || id <= this.lastSentId) return false;
     if (socket.bufferedAmount > maxBuffered) {
@@ -98,11 +97,12 @@ export class DirectFanout {
 
   deliver = (broadcast: Broadcast): void => {
     if (this.count === 0) return;
+    const id = idNumber(broadcast);
     const tail = frameTail(broadcast);
     let sent = 0;
     for (const [prefix, group] of this.groups) {
       const frame = Buffer.from(prefix + tail);
-      for (const member of group) if (member.send(broadcast, frame, this.maxBuffered)) sent++;
+      for (const member of group) if (member.send(id, frame, this.maxBuffered)) sent++;
     }
     // One metrics update per broadcast, not per delivery.
     if (sent > 0) metrics().messagesOut.inc({ procedure: "broadcast" }, sent);
@@ -132,7 +132,7 @@ export class BroadcastHandover extends SubscriptionHandover {
     const maxBuffered = getEnv().WS_MAX_BUFFERED;
     let sent = 0;
     for (const broadcast of this.inbox.takeAll()) {
-      if (member.send(broadcast, framePrefix + frameTail(broadcast), maxBuffered)) sent++;
+      if (member.send(idNumber(broadcast), framePrefix + frameTail(broadcast), maxBuffered)) sent++;
     }
     if (sent > 0) this.counter.sent(sent);
     this.stopListening();
