@@ -106,6 +106,8 @@ export class SocketProtocol {
   private readonly open = new Set<ProtocolConnection>();
   private heartbeat: NodeJS.Timeout | null = null;
   private readonly config: AnyRouter["_def"]["_config"];
+  /** Looked up once: every inbound frame counts here. */
+  private readonly framesIn = metrics().messagesIn;
 
   constructor(private readonly options: SocketProtocolOptions) {
     this.config = options.router._def._config;
@@ -182,7 +184,7 @@ export class SocketProtocol {
 
   /** @internal One inbound frame. */
   receive(connection: ProtocolConnection, data: RawData, isBinary: boolean): void {
-    metrics().messagesIn.inc();
+    this.framesIn.inc();
     connection.lastInboundAt = Date.now();
     connection.pingSentAt = 0;
     // ws hands a Buffer unless told otherwise; text frames are valid UTF-8 by the time they get here.
