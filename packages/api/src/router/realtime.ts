@@ -113,10 +113,10 @@ export const realtimeRouter = {
             if (page.length < replayPage || abort.aborted) break;
           }
         }
-        if (ctx.connection && !abort.aborted) {
+        if (connection && !abort.aborted) {
           // From here the handover owns the listener and the counter; this generator ends.
           const handover = new BroadcastHandover(
-            ctx.connection,
+            connection,
             getDirectFanout(),
             inbox,
             stopListening,
