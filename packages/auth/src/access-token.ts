@@ -1,6 +1,6 @@
 import { hkdfSync, randomUUID } from "node:crypto";
 import { getEnv } from "@plauder/runtime";
-import { errors, jwtVerify, SignJWT } from "jose";
+import { createSigner, createVerifier, TokenError } from "fast-jwt";
 import { z } from "zod";
 import { isSessionRevoked } from "./revocations";
 import { getAuthSecret } from "./secret";
@@ -9,9 +9,31 @@ import type { AuthUser } from "./validators";
 const issuer = "plauder";
 const audience = "plauder-api";
 
-// A key of its own, derived from the secret, so an access token can never pass as a session cookie.
-function signingKey(): Uint8Array {
-  return new Uint8Array(hkdfSync("sha256", getAuthSecret(), "plauder", "plauder access token v1", 32));
+/**
+ * Signs and verifies access tokens: HS256 only, with a key of its own derived from the secret, so an
+ * access token can never pass as a session cookie. Made once per process (the secret is fixed for
+ * the process's life).
+ *
+ * fast-jwt rather than jose: every WebSocket connection of a typed client verifies a token, and
+ * jose's WebCrypto path was most of what accepting such a connection cost the server (see the
+ * connect figures in docs/benchmarks-history.md); fast-jwt verifies HS256 with node:crypto directly.
+ */
+let tokenKeys: { sign: (payload: Record<string, unknown>) => string; verify: (token: string) => unknown } | null = null;
+function keys(): NonNullable<typeof tokenKeys> {
+  if (!tokenKeys) {
+    const key = Buffer.from(hkdfSync("sha256", getAuthSecret(), "plauder", "plauder access token v1", 32));
+    tokenKeys = {
+      sign: createSigner({ key, algorithm: "HS256" }),
+      verify: createVerifier({
+        key,
+        algorithms: ["HS256"],
+        allowedIss: issuer,
+        allowedAud: audience,
+        requiredClaims: ["sub", "exp", "jti"],
+      }),
+    };
+  }
+  return tokenKeys;
 }
 
 const claimsSchema = z.object({
@@ -29,15 +51,16 @@ export async function issueAccessToken(
   now = Date.now(),
 ): Promise<{ token: string; expiresAt: number }> {
   const expiresAt = now + getEnv().ACCESS_TOKEN_TTL_SECONDS * 1000;
-  const token = await new SignJWT({ email: user.email, name: user.name })
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setSubject(user.id)
-    .setIssuer(issuer)
-    .setAudience(audience)
-    .setIssuedAt(Math.floor(now / 1000))
-    .setJti(randomUUID())
-    .setExpirationTime(Math.floor(expiresAt / 1000))
-    .sign(signingKey());
+  const token = keys().sign({
+    sub: user.id,
+    email: user.email,
+    name: user.name,
+    iss: issuer,
+    aud: audience,
+    iat: Math.floor(now / 1000),
+    jti: randomUUID(),
+    exp: Math.floor(expiresAt / 1000),
+  });
   return { token, expiresAt };
 }
 
@@ -56,8 +79,7 @@ export type Credential = {
 export async function readAccessToken(token: unknown): Promise<Credential | null> {
   if (typeof token !== "string" || token.length === 0 || token.length > 4096) return null;
   try {
-    const { payload } = await jwtVerify(token, signingKey(), { algorithms: ["HS256"], issuer, audience });
-    const claims = claimsSchema.parse(payload);
+    const claims = claimsSchema.parse(keys().verify(token));
     if (await isSessionRevoked(claims.jti)) return null;
     return {
       user: { id: claims.sub, email: claims.email, name: claims.name },
@@ -65,7 +87,7 @@ export async function readAccessToken(token: unknown): Promise<Credential | null
       sessionId: claims.jti,
     };
   } catch (error) {
-    if (error instanceof errors.JOSEError || error instanceof z.ZodError) return null;
+    if (error instanceof TokenError || error instanceof z.ZodError) return null;
     throw error;
   }
 }
