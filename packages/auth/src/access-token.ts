@@ -15,8 +15,8 @@ const audience = "plauder-api";
  * the process's life).
  *
  * fast-jwt rather than jose: every WebSocket connection of a typed client verifies a token, and
- * jose's WebCrypto path was most of what accepting such a connection cost the server (see the
- * connect figures in docs/benchmarks-history.md); fast-jwt verifies HS256 with node:crypto directly.
+ * fast-jwt computes the HMAC with node:crypto directly instead of jose's asynchronous WebCrypto path
+ * (connect figures before and after in docs/benchmarks-history.md).
  */
 let tokenKeys: { sign: (payload: Record<string, unknown>) => string; verify: (token: string) => unknown } | null = null;
 function keys(): NonNullable<typeof tokenKeys> {
