@@ -270,6 +270,21 @@ describe("the wire, from a raw socket", () => {
     expect(protocol.subscriptionCount([...sockets].at(-1) as WebSocket)).toBe(0);
   });
 
+  it("lets a new subscription reuse the id of a stopped one that failed later", async () => {
+    const raw = await rawSocket();
+    const stop = JSON.stringify({ id: 1, method: "subscription.stop" });
+    // The first fails (no such procedure) only after the stop; it must not free the newcomer's place.
+    raw.socket.send(`[${subscribe(1, "nope")},${stop},${subscribe(1, "forever")}]`);
+    await raw.received(3);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(raw.frames).toEqual([
+      { id: 1, result: { type: "stopped" } },
+      { id: 1, result: { type: "started" } },
+      { id: 1, result: { type: "data", data: "first" } },
+    ]);
+    expect(protocol.subscriptionCount([...sockets].at(-1) as WebSocket)).toBe(1);
+  });
+
   it("refuses a frame of more than maxCallsPerFrame calls whole, running none of them", async () => {
     const raw = await rawSocket();
     const calls = Array.from({ length: maxCallsPerFrame + 1 }, (_, i) => subscribe(i + 1, "forever"));

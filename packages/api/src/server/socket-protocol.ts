@@ -43,10 +43,12 @@ export type SocketProtocolOptions = {
   maxSubscriptions: number;
 };
 
-/** A place taken by a subscription whose procedure has not answered yet. */
-const starting = Symbol("starting");
-/** A subscription still running in its generator (its abort controller), or one running detached. */
-type LiveSubscription = AbortController | DetachedSubscription | typeof starting;
+/**
+ * A subscription by its own abort controller (from the moment its frame arrived until it ends or
+ * hands over), or the detached part it handed over to. Each entry is unique to one subscription, so
+ * a late failure of a stopped one can never remove a newer subscription that reused its id.
+ */
+type LiveSubscription = AbortController | DetachedSubscription;
 
 /** One connection's protocol state: one small object per socket and no closures of its own. */
 class ProtocolConnection {
@@ -249,21 +251,26 @@ export class SocketProtocol {
     if (lastEventId !== undefined) {
       input = isPlainObject(input) ? { ...input, lastEventId } : (input ?? { lastEventId });
     }
+    const call: Call = { id, jsonrpc, type, path, input };
+    let controller: AbortController | undefined;
     if (type === "subscription") {
-      const refusal = this.takePlace(connection, id);
-      if (refusal) {
-        this.fail(connection, { id, jsonrpc, type, path, input }, refusal);
+      const place = this.takePlace(connection, id);
+      if (place instanceof TRPCError) {
+        this.fail(connection, call, place);
         return;
       }
+      controller = place;
     }
-    this.call(connection, { id, jsonrpc, type, path, input }, batchIndex).catch((cause: unknown) => {
-      if (type === "subscription") this.release(connection, id);
-      this.fail(connection, { id, jsonrpc, type, path, input }, getTRPCErrorFromUnknown(cause));
+    this.call(connection, call, batchIndex, controller).catch((cause: unknown) => {
+      // A subscription stopped meanwhile has had its answer ("stopped").
+      if (controller?.signal.aborted) return;
+      if (controller) this.release(connection, id, controller);
+      this.fail(connection, call, getTRPCErrorFromUnknown(cause));
     });
   }
 
-  /** Reserves a subscription place for `id`, or says why not. */
-  private takePlace(connection: ProtocolConnection, id: CallId): TRPCError | null {
+  /** Reserves a subscription place for `id` under the subscription's abort controller, or says why not. */
+  private takePlace(connection: ProtocolConnection, id: CallId): AbortController | TRPCError {
     if (connection.subscriptions === null) connection.subscriptions = new Map();
     const subscriptions = connection.subscriptions;
     if (subscriptions.has(id)) return new TRPCError({ code: "BAD_REQUEST", message: `Duplicate id ${id}` });
@@ -273,18 +280,25 @@ export class SocketProtocol {
         message: `At most ${this.options.maxSubscriptions} subscriptions per connection`,
       });
     }
-    subscriptions.set(id, starting);
-    return null;
+    const controller = new AbortController();
+    subscriptions.set(id, controller);
+    return controller;
   }
 
-  private release(connection: ProtocolConnection, id: CallId): void {
-    connection.subscriptions?.delete(id);
+  /** Frees `id`'s place if `owner` still holds it. */
+  private release(connection: ProtocolConnection, id: CallId, owner: LiveSubscription): void {
+    if (connection.subscriptions?.get(id) === owner) connection.subscriptions.delete(id);
   }
 
-  private async call(connection: ProtocolConnection, call: Call, batchIndex: number): Promise<void> {
+  private async call(
+    connection: ProtocolConnection,
+    call: Call,
+    batchIndex: number,
+    controller: AbortController | undefined,
+  ): Promise<void> {
     const ctx = await connection.ready;
     if (!ctx) throw new TRPCError({ code: "UNAUTHORIZED", message: "The connection could not be set up" });
-    if (call.type !== "subscription") {
+    if (controller === undefined) {
       const data: unknown = await callTRPCProcedure({
         router: this.options.router,
         path: call.path,
@@ -303,10 +317,8 @@ export class SocketProtocol {
       this.respond(connection, { id: call.id, jsonrpc: call.jsonrpc, result: { type: "data", data } });
       return;
     }
-    const controller = new AbortController();
-    // The place was reserved when the frame arrived; a stop or a close since then has freed it.
-    if (connection.subscriptions?.get(call.id) !== starting) return;
-    connection.subscriptions.set(call.id, controller);
+    // Stopped (or the socket closed) while the context was being made: it never starts.
+    if (controller.signal.aborted) return;
     const result: unknown = await callTRPCProcedure({
       router: this.options.router,
       path: call.path,
@@ -350,7 +362,7 @@ export class SocketProtocol {
         next = await iterator.next();
       } catch (cause) {
         if (controller.signal.aborted) return;
-        this.release(connection, id);
+        this.release(connection, id, controller);
         this.fail(connection, call, getTRPCErrorFromUnknown(cause));
         return;
       }
@@ -375,7 +387,7 @@ export class SocketProtocol {
         : { type: "data" as const, data: value };
       this.respond(connection, { id, jsonrpc, result });
     }
-    this.release(connection, id);
+    this.release(connection, id, controller);
     this.respond(connection, { id, jsonrpc, result: { type: "stopped" } });
   }
 
@@ -442,7 +454,6 @@ function finish(iterator: AsyncIterator<unknown>): void {
 function ignore(): void {}
 
 function endSubscription(live: LiveSubscription): void {
-  if (live === starting) return;
   if (live instanceof AbortController) live.abort();
   else live.stop();
 }
