@@ -8,7 +8,7 @@ import { basename, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import nextEnv from "@next/env";
 import { closeBus } from "@plauder/api";
-import { createRealtimeServer, diagnosticsPath, parseOrigins, serveDiagnostics } from "@plauder/api/server";
+import { createRealtimeServer, diagnosticsPath, realtimeOptionsFrom, serveDiagnostics } from "@plauder/api/server";
 import { getAuthSecret } from "@plauder/auth";
 import { closeDatabase, DatabaseInUseError, getDatabase } from "@plauder/db";
 import { migrateDatabase } from "@plauder/db/migrate";
@@ -46,15 +46,7 @@ async function main(): Promise<void> {
   const handleRequest = app.getRequestHandler();
   const handleNextUpgrade = app.getUpgradeHandler();
 
-  const realtime = createRealtimeServer({
-    allowedOrigins: parseOrigins(env.ALLOWED_ORIGINS ?? env.APP_URL),
-    maxPayload: env.WS_MAX_PAYLOAD,
-    maxConnections: env.MAX_CONNECTIONS,
-    maxConnectionsPerUser: env.MAX_CONNECTIONS_PER_USER,
-    heartbeatMs: env.WS_HEARTBEAT_MS,
-    pongWaitMs: env.WS_PONG_WAIT_MS,
-    authTimeoutMs: env.WS_AUTH_TIMEOUT_MS,
-  });
+  const realtime = createRealtimeServer(realtimeOptionsFrom(env));
 
   const server = createServer((req, res) => {
     // Route handlers read the caller's address from here; a client-sent value is overwritten.

@@ -35,6 +35,10 @@ export async function prepareServices() {
       BENCH_USER_ID: user.id,
       MAX_CONNECTIONS: "20000",
       MAX_CONNECTIONS_PER_USER: "20000",
+      // Every load client connects from 127.0.0.1: the per-address ceilings would stop the load tool,
+      // not measure the server.
+      MAX_CONNECTIONS_PER_ADDRESS: "20000",
+      MAX_UNAUTHENTICATED_PER_ADDRESS: "20000",
       // Heartbeats stay on, at production settings, for all systems that have them.
       WS_HEARTBEAT_MS: "30000",
     },

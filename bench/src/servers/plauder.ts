@@ -4,19 +4,12 @@
  * fan-out. Settings come from the environment like the app's.
  */
 import { createServer } from "node:http";
-import { createRealtimeServer } from "@plauder/api/server";
+import { createRealtimeServer, realtimeOptionsFrom } from "@plauder/api/server";
 import { getEnv } from "@plauder/runtime";
 
 const env = getEnv();
-const realtime = createRealtimeServer({
-  allowedOrigins: [env.APP_URL],
-  maxPayload: env.WS_MAX_PAYLOAD,
-  maxConnections: env.MAX_CONNECTIONS,
-  maxConnectionsPerUser: env.MAX_CONNECTIONS_PER_USER,
-  heartbeatMs: env.WS_HEARTBEAT_MS,
-  pongWaitMs: env.WS_PONG_WAIT_MS,
-  authTimeoutMs: env.WS_AUTH_TIMEOUT_MS,
-});
+// The same options, from the same settings, as the app's server.
+const realtime = createRealtimeServer(realtimeOptionsFrom(env));
 const http = createServer((_req, res) => res.writeHead(404).end());
 http.on("upgrade", (req, socket, head) => {
   if (req.url?.startsWith("/api/trpc-ws")) void realtime.handleUpgrade(req, socket, head);

@@ -34,11 +34,26 @@ export function logProcedureError({ error, path, ctx }: { error: TRPCError; path
   getLogger().error({ path, user: ctx?.user?.id, err: describeError(error.cause ?? error) }, "procedure failed");
 }
 
+/**
+ * Subscriptions live on the WebSocket only. tRPC's HTTP handler would otherwise serve them as
+ * server-sent events, outside every rule the WebSocket server enforces (connection limits, the
+ * subscription cap, logout closing sockets, the expiry sweep, the slow-consumer guard).
+ */
+const webSocketSubscriptionsOnly = t.middleware(({ ctx, type, next }) => {
+  if (type === "subscription" && ctx.transport !== "ws") {
+    throw new TRPCError({
+      code: "METHOD_NOT_SUPPORTED",
+      message: "Subscriptions are served over the WebSocket at /api/trpc-ws only",
+    });
+  }
+  return next();
+});
+
 /** For procedures anyone may call, signed in or not (health, registration). */
-export const publicProcedure = t.procedure;
+export const publicProcedure = t.procedure.use(webSocketSubscriptionsOnly);
 
 /** For procedures that need a signed-in user; anonymous callers get `UNAUTHORIZED`. */
-export const protectedProcedure = t.procedure.use(({ ctx, next }) => {
+export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.user) throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in to use this" });
   return next({ ctx: { ...ctx, user: ctx.user } });
 });

@@ -78,6 +78,8 @@ beforeAll(async () => {
   protocol = new SocketProtocol({
     router,
     maxSubscriptions: 3,
+    maxBuffered: 1_048_576,
+    onSlowConsumer: (socket) => socket.close(1013, "Slow consumer"),
     async createContext(_socket, params) {
       if (params?.token === "bad") throw new TRPCError({ code: "UNAUTHORIZED", message: "Bad token" });
       const name = params?.token ?? "cookie";

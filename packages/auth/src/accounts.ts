@@ -1,41 +1,47 @@
 import { type Database, getDatabase, users } from "@plauder/db";
+import { createSharedRateLimiter, getEnv, processSingleton } from "@plauder/runtime";
 import { eq } from "drizzle-orm";
-import { getLoginLimiter, loginThrottleKey } from "./login-throttle";
+import { getLoginThrottle } from "./login-throttle";
 import { hashPassword, verifyAgainstDummy, verifyPassword } from "./password";
 import type { AuthUser, LoginInput, RegisterInput } from "./validators";
 
-/** Registration failed because the email already has an account. */
-export class EmailTakenError extends Error {
-  constructor() {
-    super("An account with this email already exists");
-    this.name = "EmailTakenError";
-  }
-}
-
 const publicColumns = { id: users.id, email: users.email, name: users.name };
 
-function isUniqueViolation(error: unknown): boolean {
-  // Drizzle wraps driver errors; the Postgres code sits on the error or its cause.
-  for (let current = error; current instanceof Error; current = current.cause) {
-    if ((current as { code?: unknown }).code === "23505") return true;
-  }
-  return false;
-}
+/**
+ * What registration answers, the same whether the email was new or already had an account: the
+ * answer must not tell a stranger which emails have accounts. Signing in afterwards shows the person
+ * whether the password they chose is the account's.
+ */
+export type RegistrationResult = { ok: true; email: string } | { ok: false; retryAfterSeconds: number };
 
-/** Creates an account from validated input. Throws {@link EmailTakenError} for a known email. */
-export async function registerUser(input: RegisterInput, db: Database = getDatabase().db): Promise<AuthUser> {
+const registrationLimiter = () =>
+  processSingleton("registrationLimiter", () => {
+    const env = getEnv();
+    return createSharedRateLimiter({
+      name: "register",
+      limit: env.REGISTER_RATE_LIMIT,
+      windowMs: env.REGISTER_WINDOW_SECONDS * 1000,
+    });
+  });
+
+/**
+ * Creates an account from validated input, at most REGISTER_RATE_LIMIT per client address and
+ * window (each costs an argon2id hash of 19 MiB, so the budget is taken before hashing). A known
+ * email takes the same path and the same time: hashed, then an insert that does nothing.
+ */
+export async function registerAccount(
+  input: RegisterInput,
+  clientAddress: string,
+  db: Database = getDatabase().db,
+): Promise<RegistrationResult> {
+  const decision = await registrationLimiter().hit(clientAddress);
+  if (!decision.allowed) return { ok: false, retryAfterSeconds: decision.retryAfterSeconds };
   const passwordHash = await hashPassword(input.password);
-  try {
-    const [user] = await db
-      .insert(users)
-      .values({ email: input.email, name: input.name, passwordHash })
-      .returning(publicColumns);
-    if (!user) throw new Error("insert returned no row");
-    return user;
-  } catch (error) {
-    if (isUniqueViolation(error)) throw new EmailTakenError();
-    throw error;
-  }
+  await db
+    .insert(users)
+    .values({ email: input.email, name: input.name, passwordHash })
+    .onConflictDoNothing({ target: users.email });
+  return { ok: true, email: input.email };
 }
 
 /** Looks a user up by id (for tokens and sessions that outlive an account). */
@@ -50,17 +56,17 @@ export type LoginResult =
   | { ok: false; reason: "throttled"; retryAfterSeconds: number };
 
 /**
- * Checks credentials, throttled per client address and email. Unknown emails cost the same time as
- * wrong passwords, and both answer `invalid`, so neither timing nor wording tells which emails exist.
+ * Checks credentials, throttled per client address and email, per account and per address (see
+ * {@link getLoginThrottle}). Unknown emails cost the same time as wrong passwords, and both answer
+ * `invalid`, so neither timing nor wording tells which emails exist.
  */
 export async function attemptLogin(
   input: LoginInput,
   clientAddress: string,
   db: Database = getDatabase().db,
 ): Promise<LoginResult> {
-  const limiter = getLoginLimiter();
-  const throttleKey = loginThrottleKey(clientAddress, input.email);
-  const decision = await limiter.hit(throttleKey);
+  const throttle = getLoginThrottle();
+  const decision = await throttle.begin(clientAddress, input.email);
   if (!decision.allowed) return { ok: false, reason: "throttled", retryAfterSeconds: decision.retryAfterSeconds };
 
   const [row] = await db
@@ -71,6 +77,6 @@ export async function attemptLogin(
   const valid = row ? await verifyPassword(row.passwordHash, input.password) : await verifyAgainstDummy(input.password);
   if (!row || !valid) return { ok: false, reason: "invalid" };
 
-  await limiter.reset(throttleKey);
+  await throttle.succeeded(clientAddress, input.email);
   return { ok: true, user: { id: row.id, email: row.email, name: row.name } };
 }

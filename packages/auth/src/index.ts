@@ -1,6 +1,6 @@
 export { type Credential, issueAccessToken, readAccessToken, verifyAccessToken } from "./access-token";
-export { attemptLogin, EmailTakenError, findUserById, type LoginResult, registerUser } from "./accounts";
-export { getLoginLimiter } from "./login-throttle";
+export { attemptLogin, findUserById, type LoginResult, type RegistrationResult, registerAccount } from "./accounts";
+export { getLoginThrottle, type LoginThrottle } from "./login-throttle";
 export { hashPassword, verifyPassword } from "./password";
 export { isSessionRevoked, revokedAmong, revokeSession } from "./revocations";
 export { getAuthSecret } from "./secret";

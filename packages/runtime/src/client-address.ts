@@ -5,14 +5,28 @@ import { getEnv } from "./env";
 export const clientAddressHeader = "x-plauder-client-address";
 
 /**
- * The address a request came from. `X-Forwarded-For` counts only with `TRUST_PROXY=true` (behind a
- * load balancer that sets it); otherwise a client could pick its own address and dodge throttling.
+ * The address `X-Forwarded-For` names after `trustedHops` proxies each appended the address they
+ * saw: the entry that many places from the right. Entries further left came from the client and
+ * prove nothing (nginx's `$proxy_add_x_forwarded_for` appends to whatever the client sent).
+ * `undefined` when the header has fewer entries than proxies (a request that bypassed them).
+ */
+export function forwardedAddress(header: string | string[] | undefined, trustedHops: number): string | undefined {
+  if (trustedHops <= 0 || header === undefined) return undefined;
+  // Repeated headers count as one list, in order (RFC 9110, section 5.3).
+  const entries = (Array.isArray(header) ? header.join(",") : header)
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
+  const entry = entries[entries.length - trustedHops];
+  return entry === undefined || entry.length > 64 ? undefined : entry;
+}
+
+/**
+ * The address a request came from. `X-Forwarded-For` counts only with `TRUST_PROXY` set (behind a
+ * load balancer that appends to it), and then only its trusted right-hand part; otherwise a client
+ * could pick its own address and dodge throttling.
  */
 export function clientAddressOf(req: IncomingMessage): string {
-  if (getEnv().TRUST_PROXY) {
-    const forwarded = req.headers["x-forwarded-for"];
-    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim();
-    if (first) return first;
-  }
-  return req.socket.remoteAddress ?? "unknown";
+  const forwarded = forwardedAddress(req.headers["x-forwarded-for"], getEnv().TRUST_PROXY);
+  return forwarded ?? req.socket.remoteAddress ?? "unknown";
 }

@@ -25,16 +25,40 @@ export const envSchema = z.object({
   REDIS_KEY_PREFIX: z.string().default("plauder:"),
   AUTH_SECRET: optionalString.pipe(z.string().min(32, "AUTH_SECRET must be at least 32 characters").optional()),
   ACCESS_TOKEN_TTL_SECONDS: positiveInt(900),
+  /** Sign-in attempts per client address and email in each window. */
   LOGIN_MAX_ATTEMPTS: positiveInt(10),
+  /** Failed sign-ins for one account from all addresses together in each window (credential stuffing). */
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: positiveInt(20),
+  /** Failed sign-ins from one address for all emails together in each window (password spraying). */
+  LOGIN_MAX_FAILURES_PER_ADDRESS: positiveInt(100),
   LOGIN_WINDOW_SECONDS: positiveInt(900),
+  /** Registrations one client address may make in each window (every transport counts). */
+  REGISTER_RATE_LIMIT: positiveInt(10),
+  REGISTER_WINDOW_SECONDS: positiveInt(600),
+  /**
+   * How many proxies in front of the server append to `X-Forwarded-For`: `false`/`0` ignores the
+   * header, `true`/`1` trusts one (the shipped nginx), `2` two, and so on. The client address is the
+   * entry that many places from the right: entries further left are whatever the client sent.
+   */
   TRUST_PROXY: z
-    .enum(["true", "false", "1", "0"])
+    .string()
     .default("false")
-    .transform((value) => value === "true" || value === "1"),
+    .transform((value, context) => {
+      const normalised = value.trim().toLowerCase();
+      if (normalised === "false" || normalised === "") return 0;
+      if (normalised === "true") return 1;
+      if (/^\d{1,2}$/.test(normalised)) return Number(normalised);
+      context.addIssue({ code: "custom", message: "TRUST_PROXY must be true, false or a number of proxies" });
+      return z.NEVER;
+    }),
   /** Comma-separated origins allowed to open WebSockets; default: APP_URL's origin. */
   ALLOWED_ORIGINS: optionalString,
   MAX_CONNECTIONS: positiveInt(100),
   MAX_CONNECTIONS_PER_USER: positiveInt(10),
+  /** Open connections from one client address on this instance (people behind one NAT share it). */
+  MAX_CONNECTIONS_PER_ADDRESS: positiveInt(50),
+  /** Connections from one address that have not authenticated yet (upgrading or awaiting a token). */
+  MAX_UNAUTHENTICATED_PER_ADDRESS: positiveInt(10),
   WS_MAX_PAYLOAD: positiveInt(65_536),
   WS_HEARTBEAT_MS: positiveInt(30_000),
   WS_PONG_WAIT_MS: positiveInt(5_000),

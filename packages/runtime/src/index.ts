@@ -1,4 +1,4 @@
-export { clientAddressHeader, clientAddressOf } from "./client-address";
+export { clientAddressHeader, clientAddressOf, forwardedAddress } from "./client-address";
 export { describeError } from "./describe-error";
 export { type Env, envSchema, getEnv, parseEnv, resetEnv } from "./env";
 export { getInstanceId } from "./instance";
@@ -6,6 +6,7 @@ export { getLogger, type Logger } from "./logger";
 export {
   createMemoryRateLimiter,
   createRedisRateLimiter,
+  createSharedRateLimiter,
   type RateLimiter,
   type RateLimitOptions,
   type RateLimitResult,

@@ -1,4 +1,6 @@
 import type { Redis } from "ioredis";
+import { getEnv } from "./env";
+import { getSharedRedis } from "./redis";
 
 /** The outcome of counting one attempt against a limit. */
 export type RateLimitResult = { allowed: true; remaining: number } | { allowed: false; retryAfterSeconds: number };
@@ -16,6 +18,11 @@ export interface RateLimiter {
    */
   retryAfter(key: string): Promise<number>;
   reset(key: string): Promise<void>;
+  /**
+   * Takes back one hit of the current window (a sign-in that turned out to be right need not count
+   * against a failure budget). Does nothing when the window has ended: it never opens a new one.
+   */
+  undo(key: string): Promise<void>;
 }
 
 export type RateLimitOptions = { name: string; limit: number; windowMs: number };
@@ -66,8 +73,16 @@ export function createRedisRateLimiter(redis: Redis, prefix: string, options: Ra
     async reset(key) {
       await redis.del(keyOf(key));
     },
+    async undo(key) {
+      // One script, so the window cannot expire between the check and the decrement (a DECR on a
+      // missing key would leave a count of -1 with no expiry).
+      await redis.eval(undoScript, 1, keyOf(key));
+    },
   };
 }
+
+const undoScript =
+  "if redis.call('EXISTS', KEYS[1]) == 1 and tonumber(redis.call('GET', KEYS[1])) > 0 then return redis.call('DECR', KEYS[1]) end return 0";
 
 /** Counts in this process only: the embedded default, correct for a single instance. */
 export function createMemoryRateLimiter(options: RateLimitOptions, now: () => number = Date.now): RateLimiter {
@@ -96,5 +111,15 @@ export function createMemoryRateLimiter(options: RateLimitOptions, now: () => nu
     async reset(key) {
       windows.delete(key);
     },
+    async undo(key) {
+      const window = windows.get(key);
+      if (window && window.resetAt > now() && window.count > 0) window.count -= 1;
+    },
   };
+}
+
+/** A limiter in Redis when one is configured (shared by every instance), in this process otherwise. */
+export function createSharedRateLimiter(options: RateLimitOptions): RateLimiter {
+  const redis = getSharedRedis();
+  return redis ? createRedisRateLimiter(redis, getEnv().REDIS_KEY_PREFIX, options) : createMemoryRateLimiter(options);
 }

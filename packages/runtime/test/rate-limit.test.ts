@@ -60,6 +60,19 @@ describe.each(limiters)("%s rate limiter", (_name, create, advance) => {
     expect((await limiter.hit("p")).allowed).toBe(true);
   });
 
+  it("takes back one hit of the current window on undo, and never opens a window by it", async () => {
+    const limiter = create();
+    for (let i = 0; i < 3; i++) await limiter.hit("u");
+    await limiter.undo("u");
+    // The hit taken back is free again, and only that one.
+    expect((await limiter.hit("u")).allowed).toBe(true);
+    expect((await limiter.hit("u")).allowed).toBe(false);
+    // Undo on a key with no window leaves nothing behind: the full budget remains.
+    await limiter.undo("fresh");
+    for (let i = 0; i < 3; i++) expect((await limiter.hit("fresh")).allowed).toBe(true);
+    expect((await limiter.hit("fresh")).allowed).toBe(false);
+  });
+
   it("reads 0 after a reset", async () => {
     const limiter = create();
     for (let i = 0; i < 4; i++) await limiter.hit("q");

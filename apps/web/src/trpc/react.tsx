@@ -1,6 +1,7 @@
 "use client";
 
 import type { AppRouter } from "@plauder/api";
+import { callLimits } from "@plauder/api/call-limits";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { httpBatchLink, splitLink, wsLink } from "@trpc/client";
 import { createTRPCReact } from "@trpc/react-query";
@@ -51,7 +52,7 @@ export function TRPCReactProvider({
             onCredentialsEnded: () => void leaveIfSignedOut(),
           })
         : null;
-    const http = httpBatchLink({ url: "/api/trpc" });
+    const http = httpBatchLink({ url: "/api/trpc", maxItems: callLimits.perHttpBatch });
     const trpcClient = api.createClient({
       links: [
         connection

@@ -77,6 +77,7 @@ function publishLimiter(): RateLimiter {
     return {
       hit: (key) => (redis.status === "ready" ? shared.hit(key).catch(() => local.hit(key)) : local.hit(key)),
       reset: (key) => shared.reset(key).catch(() => local.reset(key)),
+      undo: (key) => shared.undo(key).catch(() => local.undo(key)),
       retryAfter: (key) =>
         redis.status === "ready" ? shared.retryAfter(key).catch(() => local.retryAfter(key)) : local.retryAfter(key),
     };

@@ -1,17 +1,20 @@
-import { EmailTakenError, registerInput, registerUser } from "@plauder/auth";
-import { TRPCError, type TRPCRouterRecord } from "@trpc/server";
+import { registerAccount, registerInput } from "@plauder/auth";
+import type { TRPCRouterRecord } from "@trpc/server";
+import { tooManyRequests } from "../errors";
 import { endSession } from "../sessions/end-session";
 import { protectedProcedure, publicProcedure } from "../trpc";
 
 export const authRouter = {
-  /** Creates an account. Signing in afterwards is next-auth's job (browsers) or the login endpoint's (clients). */
-  register: publicProcedure.input(registerInput).mutation(async ({ input }) => {
-    try {
-      return await registerUser(input);
-    } catch (error) {
-      if (error instanceof EmailTakenError) throw new TRPCError({ code: "CONFLICT", message: error.message });
-      throw error;
-    }
+  /**
+   * Creates an account, and answers `{ email }` the same way, in the same time, when the email already
+   * has one (that account stays as it was): the answer tells no stranger which emails have accounts.
+   * Signing in afterwards (next-auth for browsers, the login endpoint for clients) shows whether the
+   * password is the account's. At most REGISTER_RATE_LIMIT per client address and window.
+   */
+  register: publicProcedure.input(registerInput).mutation(async ({ input, ctx }) => {
+    const result = await registerAccount(input, ctx.clientAddress);
+    if (!result.ok) throw tooManyRequests(result.retryAfterSeconds, "Too many registrations from this address");
+    return { email: result.email };
   }),
 
   /** The signed-in user. */

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type Credential, readAccessToken, revokedAmong, sessionFromCookie } from "@plauder/auth";
-import { clientAddressOf, describeError, getEnv, getInstanceId, getLogger } from "@plauder/runtime";
+import { clientAddressOf, describeError, type Env, getInstanceId, getLogger } from "@plauder/runtime";
 import { TRPCError } from "@trpc/server";
 import { type WebSocket, WebSocketServer } from "ws";
 import { getBroadcastFeed } from "../broadcasts/service";
@@ -12,9 +12,10 @@ import { getPresence } from "../presence/index";
 import { appRouter } from "../root";
 import { onSessionEnded } from "../sessions/end-session";
 import { logProcedureError } from "../trpc";
+import { AddressConnections } from "./address-connections";
 import { closeCodes } from "./close-codes";
 import { connectionClosed, connectionOpened } from "./connections";
-import { isOriginAllowed } from "./origin";
+import { isOriginAllowed, parseOrigins } from "./origin";
 import { SocketProtocol } from "./socket-protocol";
 import { UserConnections } from "./user-connections";
 
@@ -27,11 +28,36 @@ export type RealtimeServerOptions = {
   maxConnections: number;
   /** Open connections one user may hold on this instance. */
   maxConnectionsPerUser: number;
+  /** Open connections one client address may hold on this instance; the next upgrade gets HTTP 429. */
+  maxConnectionsPerAddress: number;
+  /** Connections from one address that have not authenticated yet; the next upgrade gets HTTP 429. */
+  maxUnauthenticatedPerAddress: number;
+  /** Unsent bytes one connection may queue before it is closed as a slow consumer (1013). */
+  maxBuffered: number;
+  /** Live subscriptions one connection may hold. */
+  maxSubscriptions: number;
   heartbeatMs: number;
   pongWaitMs: number;
   /** A connection without a valid session or token is closed this long after opening (4401). */
   authTimeoutMs: number;
 };
+
+/** The realtime server's options as the settings (environment) give them. */
+export function realtimeOptionsFrom(env: Env): RealtimeServerOptions {
+  return {
+    allowedOrigins: parseOrigins(env.ALLOWED_ORIGINS ?? env.APP_URL),
+    maxPayload: env.WS_MAX_PAYLOAD,
+    maxConnections: env.MAX_CONNECTIONS,
+    maxConnectionsPerUser: env.MAX_CONNECTIONS_PER_USER,
+    maxConnectionsPerAddress: env.MAX_CONNECTIONS_PER_ADDRESS,
+    maxUnauthenticatedPerAddress: env.MAX_UNAUTHENTICATED_PER_ADDRESS,
+    maxBuffered: env.WS_MAX_BUFFERED,
+    maxSubscriptions: env.WS_MAX_SUBSCRIPTIONS,
+    heartbeatMs: env.WS_HEARTBEAT_MS,
+    pongWaitMs: env.WS_PONG_WAIT_MS,
+    authTimeoutMs: env.WS_AUTH_TIMEOUT_MS,
+  };
+}
 
 export type RealtimeServer = {
   /** Handles an HTTP `upgrade` for the WebSocket path; answers refusals with a plain HTTP status. */
@@ -53,6 +79,8 @@ type SocketState = {
   clientAddress: string;
   /** The user this socket counts as in presence, once authenticated. */
   presentAs: string | null;
+  /** Whether it has left its address's count of unauthenticated connections. */
+  authenticated: boolean;
   /** The session or token it was opened with, so logout can find it. */
   sessionId: string | null;
   authDeadline: NodeJS.Timeout | null;
@@ -67,6 +95,7 @@ function newSocketState(connectionId: string, cookie: Credential | null, clientA
     connectedAt: Date.now(),
     clientAddress,
     presentAs: null,
+    authenticated: false,
     sessionId: null,
     authDeadline: null,
     expiresAt: 0,
@@ -100,6 +129,12 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: options.maxPayload });
   const states = new WeakMap<WebSocket, SocketState>();
   const perUser = new UserConnections(options.maxConnectionsPerUser);
+  const perAddress = new AddressConnections(options.maxConnectionsPerAddress, options.maxUnauthenticatedPerAddress);
+  function markAuthenticated(state: SocketState): void {
+    if (state.authenticated) return;
+    state.authenticated = true;
+    perAddress.authenticated(state.clientAddress);
+  }
   let accepting = true;
   // Upgrades past the limit check but still reading their cookie: counted against the limit, or a
   // storm of simultaneous upgrades would all pass the check before any of them became a client.
@@ -185,6 +220,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     if (state.presentAs) presence.disconnect(state.presentAs);
     if (state.sessionId) untrackSession(this, state.sessionId);
     perUser.remove(state.connectionId);
+    perAddress.release(state.clientAddress, state.authenticated);
     log.info({ conn: state.connectionId, code }, "connection closed");
   }
 
@@ -212,19 +248,25 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     ) {}
 
     closeAsSlowConsumer(): void {
-      const socket = this.socket;
-      if (socket.readyState !== socket.OPEN) return;
-      metrics().slowConsumers.inc();
-      log.warn({ conn: this.id, buffered: socket.bufferedAmount }, "closing a slow consumer");
-      socket.close(closeCodes.slowConsumer.code, closeCodes.slowConsumer.reason);
-      // The close frame waits behind the unsent data the client is not reading; do not wait for it.
-      setTimeout(terminate, 1_000, socket).unref();
+      closeSlowConsumer(this.socket);
     }
+  }
+
+  /** Closes a connection that does not read what it is sent fast enough (1013). */
+  function closeSlowConsumer(socket: WebSocket): void {
+    if (socket.readyState !== socket.OPEN) return;
+    metrics().slowConsumers.inc();
+    log.warn({ conn: states.get(socket)?.connectionId, buffered: socket.bufferedAmount }, "closing a slow consumer");
+    socket.close(closeCodes.slowConsumer.code, closeCodes.slowConsumer.reason);
+    // The close frame waits behind the unsent data the client is not reading; do not wait for it.
+    setTimeout(terminate, 1_000, socket).unref();
   }
 
   const protocol = new SocketProtocol({
     router: appRouter,
-    maxSubscriptions: getEnv().WS_MAX_SUBSCRIPTIONS,
+    maxSubscriptions: options.maxSubscriptions,
+    maxBuffered: options.maxBuffered,
+    onSlowConsumer: closeSlowConsumer,
     onSetupFailed: closeFailedSetup,
     onError(failure) {
       // Without a path the error is about the connection itself (bad frame, failed setup): the
@@ -255,6 +297,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       );
       // The context is made once per connection; after a close nothing would undo what follows.
       if (open) {
+        if (user) markAuthenticated(state);
         if (user && !state.presentAs) {
           state.presentAs = user.id;
           presence.connect({ id: user.id, name: user.name });
@@ -302,22 +345,44 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
         metrics().refusedUpgrades.inc({ reason: "capacity" });
         return refuse(socket, 503, "Too many connections");
       }
+      const clientAddress = clientAddressOf(req);
+      // The address's place is taken before the cookie is read, so a storm of upgrades from one
+      // address cannot all pass the check first; it is given back below unless a socket opens.
+      const addressRefusal = perAddress.tryOpen(clientAddress);
+      if (addressRefusal) {
+        log.info(
+          { address: clientAddress, limit: addressRefusal },
+          "refused upgrade: too many connections from this address",
+        );
+        metrics().refusedUpgrades.inc({
+          reason: addressRefusal === "address" ? "address_limit" : "unauthenticated_limit",
+        });
+        return refuse(
+          socket,
+          429,
+          addressRefusal === "address"
+            ? "Too many connections from this address"
+            : "Too many connections from this address that have not signed in",
+        );
+      }
       upgrading++;
+      let wasOpened = false;
+      const state = newSocketState(randomBytes(4).toString("hex"), null, clientAddress);
       try {
         const cookie = await sessionFromCookie(req.headers.cookie);
-        const connectionId = randomBytes(4).toString("hex");
+        const connectionId = state.connectionId;
+        state.cookie = cookie;
         if (cookie && !perUser.tryAdd(cookie.user.id, connectionId)) {
           log.info({ user: cookie.user.id }, "refused upgrade: too many connections for this user");
           metrics().refusedUpgrades.inc({ reason: "user_limit" });
           return refuse(socket, 429, closeCodes.tooManyForUser.reason);
         }
+        if (cookie) markAuthenticated(state);
         // ws completes the handshake synchronously here (no verifyClient), so the new client is in
         // wss.clients before `upgrading` drops.
-        let wasOpened = false;
         // wsLink adds ?connectionParams=1 when its first message will carry them (typed clients' tokens).
         const expectConnectionParams =
           new URL(req.url ?? "/", "http://upgrade").searchParams.get("connectionParams") === "1";
-        const state = newSocketState(connectionId, cookie, clientAddressOf(req));
         wss.handleUpgrade(req, socket, head, (ws) => {
           wasOpened = true;
           state.connectedAt = Date.now();
@@ -328,6 +393,9 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
         if (!wasOpened) perUser.remove(connectionId);
       } finally {
         upgrading--;
+        // No socket came of it (refused, failed, or the client hung up): nothing else will give the
+        // address's place back.
+        if (!wasOpened) perAddress.release(clientAddress, state.authenticated);
       }
     },
     async close(graceMs = 5_000) {

@@ -10,15 +10,17 @@ import {
 import { parseConnectionParamsFromUnknown, type TRPCRequestInfo } from "@trpc/server/http";
 import { parseTRPCMessage, type TRPCClientOutgoingMessage, type TRPCResponseMessage } from "@trpc/server/rpc";
 import type { RawData, WebSocket } from "ws";
+import { callLimits } from "../call-limits";
 import type { Context } from "../context";
 import { metrics } from "../metrics";
+import { closeCodes } from "./close-codes";
 import { type DetachedSubscription, framePrefix, SubscriptionHandover } from "./handover";
 
 /**
  * Calls one frame may carry. wsLink packs the requests a page makes in the same tick into one frame,
  * a handful in practice; a frame of thousands is an attack that would hold the event loop for seconds.
  */
-export const maxCallsPerFrame = 100;
+export const maxCallsPerFrame = callLimits.perFrame;
 
 type CallId = string | number;
 type ProcedureType = "query" | "mutation" | "subscription";
@@ -41,6 +43,13 @@ export type SocketProtocolOptions = {
   onError(failure: ProtocolFailure): void;
   /** Live subscriptions one connection may hold; the next one is refused with TOO_MANY_REQUESTS. */
   maxSubscriptions: number;
+  /**
+   * Unsent bytes a connection may queue. Past it, nothing more is written to it (answers, replays,
+   * PONGs alike) and `onSlowConsumer` is told: a client that stops reading cannot make the server
+   * hold its answers without bound.
+   */
+  maxBuffered: number;
+  onSlowConsumer(socket: WebSocket): void;
 };
 
 /**
@@ -60,6 +69,8 @@ class ProtocolConnection {
   /** When the last frame arrived, and when a heartbeat PING went out unanswered (0: none). */
   lastInboundAt = Date.now();
   pingSentAt = 0;
+  /** Calls received before the connection authenticated (see callLimits.perUnauthenticatedConnection). */
+  unauthenticatedCalls = 0;
 
   constructor(
     readonly socket: WebSocket,
@@ -149,7 +160,7 @@ export class SocketProtocol {
   /** Asks every client to reconnect (wsLink does so with its own backoff); sent when draining. */
   broadcastReconnectNotification(): void {
     const frame = JSON.stringify({ id: null, method: "reconnect" });
-    for (const { socket } of this.open) if (socket.readyState === socket.OPEN) socket.send(frame);
+    for (const connection of this.open) this.send(connection, frame);
   }
 
   /** Live subscriptions of one socket. */
@@ -193,21 +204,46 @@ export class SocketProtocol {
     const text = !isBinary && Buffer.isBuffer(data) ? data.toString("utf8") : null;
     if (text === "PONG") return;
     if (text === "PING") {
-      connection.socket.send("PONG");
+      this.send(connection, "PONG");
       return;
     }
     if (connection.ready === null) {
       connection.ready = this.setUp(connection, () => readConnectionParams(text));
       return;
     }
+    if (connection.ctx === undefined) {
+      // Who is calling decides the frame's limits, so frames that come while the context is being
+      // made wait for it; callbacks on one promise run in order, so frame order holds.
+      void connection.ready.then(() => this.receiveCalls(connection, text));
+      return;
+    }
+    this.receiveCalls(connection, text);
+  }
+
+  /** The calls of one frame, once the connection's context is settled. */
+  private receiveCalls(connection: ProtocolConnection, text: string | null): void {
+    // A connection that is no one's (anonymous, or its setup failed) gets small frames, and only so
+    // many calls in all.
+    const authenticated = Boolean(connection.ctx?.user);
     let messages: TRPCClientOutgoingMessage[];
     try {
-      messages = parseFrame(text, this.config);
+      messages = parseFrame(
+        text,
+        this.config,
+        authenticated ? callLimits.perFrame : callLimits.perUnauthenticatedFrame,
+      );
     } catch (cause) {
       const error = toParseError(cause);
       this.options.onError({ error, path: undefined, ctx: connection.ctx });
       this.respond(connection, { id: null, error: this.errorShape(connection, error) });
       return;
+    }
+    if (!authenticated) {
+      connection.unauthenticatedCalls += messages.length;
+      if (connection.unauthenticatedCalls > callLimits.perUnauthenticatedConnection) {
+        connection.socket.close(closeCodes.notAuthenticated.code, closeCodes.notAuthenticated.reason);
+        return;
+      }
     }
     // Subscriptions take their places now, in frame order, so a frame cannot overrun the limit.
     for (let index = 0; index < messages.length; index++) {
@@ -386,6 +422,11 @@ export class SocketProtocol {
         ? { type: "data" as const, id: value[0], data: { id: value[0], data: value[1] } }
         : { type: "data" as const, data: value };
       this.respond(connection, { id, jsonrpc, result });
+      // The socket is closing (a slow consumer, say): reading more of the generator would be wasted.
+      if (connection.socket.readyState !== connection.socket.OPEN) {
+        finish(iterator);
+        return;
+      }
     }
     this.release(connection, id, controller);
     this.respond(connection, { id, jsonrpc, result: { type: "stopped" } });
@@ -427,9 +468,19 @@ export class SocketProtocol {
   }
 
   private respond(connection: ProtocolConnection, message: TRPCResponseMessage): void {
+    if (connection.socket.readyState !== connection.socket.OPEN) return;
+    this.send(connection, serializeResponse(this.config, message));
+  }
+
+  /** Every frame this module writes goes through here, under the buffer limit. */
+  private send(connection: ProtocolConnection, frame: string): void {
     const socket = connection.socket;
     if (socket.readyState !== socket.OPEN) return;
-    socket.send(serializeResponse(this.config, message));
+    if (socket.bufferedAmount > this.options.maxBuffered) {
+      this.options.onSlowConsumer(socket);
+      return;
+    }
+    socket.send(frame);
   }
 }
 
@@ -458,12 +509,16 @@ function endSubscription(live: LiveSubscription): void {
   else live.stop();
 }
 
-/** A frame as calls: one JSON object or an array of at most {@link maxCallsPerFrame}; any bad call refuses the frame. */
-function parseFrame(text: string | null, config: AnyRouter["_def"]["_config"]): TRPCClientOutgoingMessage[] {
+/** A frame as calls: one JSON object or an array of at most `maxCalls`; any bad call refuses the frame. */
+function parseFrame(
+  text: string | null,
+  config: AnyRouter["_def"]["_config"],
+  maxCalls: number,
+): TRPCClientOutgoingMessage[] {
   if (text === null) throw new Error("Binary frames are not part of the protocol");
   const json: unknown = JSON.parse(text);
   const raw = Array.isArray(json) ? json : [json];
-  if (raw.length > maxCallsPerFrame) throw new Error(`At most ${maxCallsPerFrame} calls per frame`);
+  if (raw.length > maxCalls) throw new Error(`At most ${maxCalls} calls per frame`);
   return raw.map((message) => parseTRPCMessage(message, config.transformer));
 }
 

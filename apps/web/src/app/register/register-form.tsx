@@ -9,6 +9,11 @@ import { api } from "~/trpc/react";
 
 type FieldErrors = Partial<Record<"email" | "password" | "name", string[]>>;
 
+function tooManyRegistrations(retryAfterSeconds: number | undefined): string {
+  const minutes = Math.max(1, Math.ceil((retryAfterSeconds ?? 600) / 60));
+  return `Too many accounts were created from this network just now. Please try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`;
+}
+
 export function RegisterForm({ redirectTo }: { redirectTo: string }) {
   const router = useRouter();
   const [error, setError] = useState<string | null>(null);
@@ -28,15 +33,17 @@ export function RegisterForm({ redirectTo }: { redirectTo: string }) {
     try {
       await register.mutateAsync(input);
     } catch (cause) {
-      const data = (cause as { data?: { code?: string; fieldErrors?: FieldErrors } }).data;
-      if (data?.code === "CONFLICT") setError("An account with this email already exists. Log in instead?");
+      const data = (cause as { data?: { code?: string; fieldErrors?: FieldErrors; retryAfter?: number } }).data;
+      if (data?.code === "TOO_MANY_REQUESTS") setError(tooManyRegistrations(data.retryAfter));
       else if (data?.fieldErrors) setFieldErrors(data.fieldErrors);
       else setError("Registration failed. Please try again.");
       return;
     }
+    // Registration answers the same for an email that already has an account (so strangers cannot
+    // find out which emails do); signing in is where the difference shows.
     const result = await signIn("credentials", { email: input.email, password: input.password, redirect: false });
     if (!result || result.error) {
-      router.replace("/login");
+      setError("We could not sign you in. If this email already has an account, log in with that account's password.");
       return;
     }
     router.replace(redirectTo);
@@ -61,10 +68,10 @@ export function RegisterForm({ redirectTo }: { redirectTo: string }) {
         type="password"
         autoComplete="new-password"
         required
-        minLength={8}
+        minLength={12}
         maxLength={256}
         error={fieldErrors.password?.[0]}
-        hint="At least 8 characters."
+        hint="At least 12 characters. A few unrelated words make a strong one."
       />
       <FormError message={error} />
       <button type="submit" className="button" disabled={register.isPending}>

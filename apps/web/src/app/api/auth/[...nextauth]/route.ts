@@ -1,4 +1,4 @@
-import { getLoginLimiter } from "@plauder/auth";
+import { getLoginThrottle } from "@plauder/auth";
 import { getEnv, getLogger } from "@plauder/runtime";
 import { NextRequest } from "next/server";
 import { handlers } from "~/auth";
@@ -23,14 +23,14 @@ async function emailOf(request: Request): Promise<string | null> {
 }
 
 /**
- * Whole seconds until this address may try this email again: what the login limiter holds (the token
+ * Whole seconds until this address may try this email again: what the login throttle holds (the token
  * endpoint reports the same). Falls back to the whole window, the longest a block can last.
  */
 async function retryAfterSeconds(request: Request, email: string | null): Promise<number> {
   const fallback = getEnv().LOGIN_WINDOW_SECONDS;
   if (email === null) return fallback;
   try {
-    const seconds = await getLoginLimiter().retryAfterSecondsFor(clientAddress(request), email);
+    const seconds = await getLoginThrottle().retryAfterSecondsFor(clientAddress(request), email);
     // 0 means the window ran out since the refusal: the next try is welcome, but not sooner than a second.
     return Math.max(1, seconds);
   } catch (error) {

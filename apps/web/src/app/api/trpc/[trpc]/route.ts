@@ -1,4 +1,5 @@
 import { appRouter, createHttpContext, logProcedureError } from "@plauder/api";
+import { callLimits } from "@plauder/api/call-limits";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { clientAddress } from "~/lib/client-address";
 import { BodyTooLargeError, boundedRequest, json } from "~/lib/json";
@@ -20,6 +21,8 @@ async function handler(request: Request): Promise<Response> {
     endpoint: "/api/trpc",
     req: bounded,
     router: appRouter,
+    // One request, a bounded amount of work: a batch of 200 registrations is refused whole (400).
+    maxBatchSize: callLimits.perHttpBatch,
     createContext: () => createHttpContext(bounded.headers, clientAddress(request)),
     onError: logProcedureError,
   });
