@@ -9,4 +9,4 @@ export { metrics } from "./metrics";
 export type { PresenceEvent, PresentUser } from "./presence/index";
 export { type AppRouter, appRouter, createCaller } from "./root";
 export { endSession } from "./sessions/end-session";
-export { logProcedureError } from "./trpc";
+export { logProcedureError, subscriptionPaths, subscriptionsOverHttpRefusal } from "./trpc";

@@ -1,5 +1,5 @@
 import { describeError, getLogger } from "@plauder/runtime";
-import { initTRPC, TRPCError } from "@trpc/server";
+import { type AnyProcedure, type AnyRouter, initTRPC, TRPCError } from "@trpc/server";
 import { z } from "zod";
 import type { Context } from "./context";
 import { RetryAfter } from "./errors";
@@ -9,6 +9,8 @@ import { RetryAfter } from "./errors";
  * JSON, so clients in any language can read it.
  */
 const t = initTRPC.context<Context>().create({
+  // Subscriptions are the WebSocket's alone (see webSocketSubscriptionsOnly below).
+  sse: { enabled: false },
   errorFormatter({ shape, error }) {
     const { stack: _stack, ...data } = shape.data;
     const internal = error.code === "INTERNAL_SERVER_ERROR";
@@ -43,11 +45,20 @@ const webSocketSubscriptionsOnly = t.middleware(({ ctx, type, next }) => {
   if (type === "subscription" && ctx.transport !== "ws") {
     throw new TRPCError({
       code: "METHOD_NOT_SUPPORTED",
-      message: "Subscriptions are served over the WebSocket at /api/trpc-ws only",
+      message: subscriptionsOverHttpRefusal,
     });
   }
   return next();
 });
+
+/** The answer to a subscription asked for over HTTP, wherever it is refused. */
+export const subscriptionsOverHttpRefusal = "Subscriptions are served over the WebSocket at /api/trpc-ws only";
+
+/** The subscription procedures among `paths` (as an HTTP call names them), so they can be refused up front. */
+export function subscriptionPaths(router: AnyRouter, paths: readonly string[]): string[] {
+  const procedures = router._def.procedures as Record<string, AnyProcedure | undefined>;
+  return paths.filter((path) => procedures[path]?._def.type === "subscription");
+}
 
 /** For procedures anyone may call, signed in or not (health, registration). */
 export const publicProcedure = t.procedure.use(webSocketSubscriptionsOnly);

@@ -668,12 +668,12 @@ describe("security", () => {
       400,
     );
     const echoInput = encodeURIComponent(JSON.stringify({ text: "y".repeat(5000) }));
-    // An SSE stream whose only event is the error, hence 200.
+    // Subscriptions are the WebSocket's: over HTTP they are refused before the input is read.
     await record(
       "echo over HTTP: oversized text",
       `/api/trpc/realtime.echo?input=${echoInput}`,
       { headers: bearer },
-      200,
+      405,
     );
     await record("batch with an unknown path", "/api/trpc/health,nope,auth.me?batch=1", {}, 207);
     const login = "/api/v1/auth/login";
