@@ -23,6 +23,7 @@ import {
 import { nextMessage } from "../support/raw-socket";
 import { appDir, serverArgs } from "../support/server-command";
 import { answerHeartbeat, authenticatedSocket } from "./support/raw-client";
+import { reportCase } from "./support/report";
 import { type BrowserSession, signInWithCredentials, signOut } from "./support/session-cookie";
 
 const heartbeatMs = 1_000;
@@ -193,6 +194,17 @@ describe("a session ended by logout", () => {
     expect(await cookieOpensSocketAs(b, refreshedCopy)).toBe("UNAUTHORIZED");
     expect(await meStatus(a, refreshedCopy)).toBe(401);
     expect((await refresh(b, refreshedCopy)).session).toBeNull();
+    reportCase({
+      id: "security.refresh-after-sign-out",
+      section: "Security",
+      title: "Refreshing a signed-out session",
+      method: `Two instances, SESSION_MAX_AGE_SECONDS=${slidingSeconds}. A browser signs in; 4 s later a copy of its cookie is refreshed (a second tab, or a stolen copy); the browser signs out with the original. Both copies are then refreshed (GET /api/auth/session), used on a WebSocket and over HTTP, again after the original's expiry.`,
+      figures: {
+        "refresh of either copy after sign-out": "no session, cookie deleted",
+        "either copy after sign-out": "UNAUTHORIZED (WebSocket), 401 (HTTP)",
+        "refreshed copy after the original's expiry": "UNAUTHORIZED (WebSocket), 401 (HTTP)",
+      },
+    });
   });
 
   it("during a Redis outage is refused by the other instance, whose sockets close, within the poll interval", async () => {
@@ -204,8 +216,9 @@ describe("a session ended by logout", () => {
     expect(await whoIs(tokenOnB.socket)).toBe(anna.id);
 
     await redis.stop();
+    let closeMs: number;
     try {
-      await logOutDuringOutage();
+      closeMs = await logOutDuringOutage();
     } finally {
       // Redis comes back empty (no persistence): nothing about the revocations lived there.
       await redis.start();
@@ -215,8 +228,21 @@ describe("a session ended by logout", () => {
     expect(await meStatus(b, { token })).toBe(401);
     expect(await cookieOpensSocketAs(b, laptop)).toBe("UNAUTHORIZED");
     expect((await refresh(b, laptop)).session).toBeNull();
+    reportCase({
+      id: "security.sign-out-during-redis-outage",
+      section: "Security",
+      title: "Signing out while Redis is down",
+      method: `Two instances on one Postgres and a Redis of the test's own; a cookie and a token of one person each hold a socket on instance b. Redis killed, then the cookie signed out and the token logged out on instance a; Redis restarted empty afterwards. REVOCATION_POLL_MS=${pollMs}, WS_HEARTBEAT_MS=${heartbeatMs}.`,
+      figures: {
+        "sockets on b closed after logout, Redis still down (ms)": closeMs,
+        "bound: 2 × (poll + heartbeat) (ms)": 2 * (pollMs + heartbeatMs),
+        "cookie and token on b, Redis down and after its restart": "401 UNAUTHORIZED",
+        "refresh of the signed-out cookie on b": "no session",
+      },
+    });
 
-    async function logOutDuringOutage(): Promise<void> {
+    /** Logs both credentials out on a while Redis is down; resolves with when b had closed their sockets. */
+    async function logOutDuringOutage(): Promise<number> {
       const loggedOutAt = Date.now();
       expect(await signOut(a.url, laptop)).toBe(302);
       const logout = await fetch(`${a.url}/api/trpc/auth.logout`, {
@@ -235,6 +261,7 @@ describe("a session ended by logout", () => {
       expect(closeMs).toBeLessThan(bound);
       expect(await meStatus(b, laptop)).toBe(401);
       expect(await meStatus(b, { token })).toBe(401);
+      return closeMs;
     }
   });
 });
@@ -284,6 +311,7 @@ describe("a session's absolute lifetime", () => {
     // The expiry sweep runs once a second; the cookie's own expiry is at least 2 s after the end.
     const close = await closeWithin(opened, absoluteEnd + 1_500 - Date.now());
     expect(close).toMatchObject({ code: 4001, reason: "Session expired" });
+    const closedAfterEnd = (close as { at: number }).at - absoluteEnd;
 
     // The last refreshed cookie has not expired yet, but the session has.
     const answer = await refresh(short, session);
@@ -292,6 +320,18 @@ describe("a session's absolute lifetime", () => {
     expect(await cookieOpensSocketAs(short, session)).toBe("UNAUTHORIZED");
     expect(await meStatus(short, session)).toBe(401);
     expect(refreshes).toBeGreaterThan(slidingLifetime);
+    reportCase({
+      id: "security.absolute-session-lifetime",
+      section: "Security",
+      title: "A session refreshed without end",
+      method: `SESSION_MAX_AGE_SECONDS=${slidingLifetime}, SESSION_ABSOLUTE_MAX_AGE_SECONDS=${absoluteLifetime}. A browser cookie refreshed every second (GET /api/auth/session, as an open tab does); a socket opened with a refreshed cookie whose own expiry lies past the absolute end.`,
+      figures: {
+        "refreshes honoured": refreshes,
+        "socket closed after the absolute end (ms)": closedAfterEnd,
+        "refresh after the end": "no session, cookie deleted",
+        "last refreshed cookie (unexpired)": "UNAUTHORIZED (WebSocket), 401 (HTTP)",
+      },
+    });
   });
 });
 
