@@ -44,6 +44,8 @@ export class RevocationCache {
   private loading: Promise<void> | null = null;
   private timers: Timers | null = null;
   private polling = false;
+  /** A flush still waiting on an unreachable database must not be joined by the next tick's. */
+  private flushing = false;
   /** Set while the database cannot be read, so an outage is logged once, not every poll. */
   private pollFailingSince: number | null = null;
   private readonly overlapMs: number;
@@ -204,6 +206,16 @@ export class RevocationCache {
 
   /** Writes queued revocations; what fails stays queued, what has expired meanwhile is dropped. */
   async flushOutbox(): Promise<void> {
+    if (this.flushing || this.outbox.size === 0) return;
+    this.flushing = true;
+    try {
+      await this.flushQueued();
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async flushQueued(): Promise<void> {
     const now = Date.now();
     for (const [sessionId, revocation] of this.outbox) {
       if (revocation.expiresAt <= now) {
