@@ -1,7 +1,8 @@
 /**
  * A session ended by logout stays ended: a refresh cannot re-issue it, it outlives the cookie's own
- * expiry, a Redis outage and a restart; no session outlives its absolute lifetime however often it
- * is refreshed; and a readable or short `auth-secret` file stops the server at start.
+ * expiry, a Redis outage, a Postgres outage and a restart; no session outlives its absolute
+ * lifetime however often it is refreshed; and a readable or short `auth-secret` file stops the
+ * server at start.
  */
 import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -22,6 +23,7 @@ import {
 } from "../support/processes";
 import { nextMessage } from "../support/raw-socket";
 import { appDir, serverArgs } from "../support/server-command";
+import { type PostgresServer, startPostgresServer } from "./support/postgres-server";
 import { answerHeartbeat, authenticatedSocket } from "./support/raw-client";
 import { reportCase } from "./support/report";
 import { type BrowserSession, signInWithCredentials, signOut } from "./support/session-cookie";
@@ -334,6 +336,70 @@ describe("a session's absolute lifetime", () => {
         "last refreshed cookie (unexpired)": "UNAUTHORIZED (WebSocket), 401 (HTTP)",
       },
     });
+  });
+});
+
+describe("a logout while Postgres is down", () => {
+  let postgres: PostgresServer;
+  let c: Instance;
+  let d: Instance;
+
+  beforeAll(async () => {
+    postgres = await startPostgresServer();
+    const env = {
+      DATABASE_URL: postgres.url,
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: uniquePrefix(),
+      AUTH_SECRET: authSecret,
+      WS_HEARTBEAT_MS: String(heartbeatMs),
+      REVOCATION_POLL_MS: String(pollMs),
+    };
+    // c logs at info, so the test can see its queued revocation being stored.
+    [c, d] = await Promise.all([
+      startInstance({ id: "c", env: { ...env, LOG_LEVEL: "info" } }),
+      startInstance({ id: "d", env }),
+    ]);
+    instances.push(c, d);
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled([c?.stop(), d?.stop()]);
+    postgres?.destroy();
+  });
+
+  it("is refused at once through the bus, stored once Postgres is back, and survives a restart of the other instance", async () => {
+    const carl = await newAccount(c.url, "Carl");
+    const onD = watch(await authenticatedSocket(d.url, carl.token));
+    expect(await whoIs(onD.socket)).toBe(carl.id);
+
+    postgres.stop();
+    try {
+      const logout = await fetch(`${c.url}/api/trpc/auth.logout`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${carl.token}`, "content-type": "application/json" },
+      });
+      expect(logout.status).toBe(200);
+      // Not in the database, but refused on both instances now: here from memory, there from the bus.
+      expect(await meStatus(c, { token: carl.token })).toBe(401);
+      expect(await closeWithin(onD, heartbeatMs)).toMatchObject({ code: 4001, reason: "Signed out" });
+      expect(await meStatus(d, { token: carl.token })).toBe(401);
+      expect(c.output()).toContain("revocation not stored");
+    } finally {
+      postgres.start();
+    }
+    // The queued revocation is written at the next poll after Postgres answers again.
+    const storedWithin = 4 * pollMs + 2_000;
+    const deadline = Date.now() + storedWithin;
+    while (!c.output().includes("queued revocation stored") && Date.now() < deadline) await sleep(100);
+    expect(c.output()).toContain("queued revocation stored");
+
+    // d forgets what the bus told it; what it knows after a restart comes from Postgres.
+    expect(await d.stop()).toBe(0);
+    await d.start();
+    expect(await meStatus(d, { token: carl.token })).toBe(401);
+    // The person's new session is unaffected.
+    const { token } = await issueToken(d.url, carl);
+    expect(await meStatus(d, { token })).toBe(200);
   });
 });
 
