@@ -1,5 +1,5 @@
 /**
- * The revocation cache against a real Postgres: what it stores, what another instance learns and
+ * The revocation cache against a real Postgres (and PGlite): what it stores, what another instance learns and
  * when, rows that become visible late, expiry, and revocations made while the database is away.
  * Each `RevocationCache` stands for one instance; they share one database as instances do.
  */
@@ -15,7 +15,6 @@ import { RevocationCache, type RevocationCacheOptions } from "../src/revocation-
 let live: DatabaseHandle;
 /** A Postgres client on a port nobody listens on: the database "away". */
 let dead: DatabaseHandle;
-let drop: () => Promise<void>;
 const caches: RevocationCache[] = [];
 
 function freePort(): Promise<number> {
@@ -30,17 +29,11 @@ function freePort(): Promise<number> {
 }
 
 beforeAll(async () => {
-  const database = await createTestPostgres();
-  drop = database.drop;
-  live = openDatabase({ kind: "postgres", url: database.url });
-  await migrateDatabase(live);
   dead = openDatabase({ kind: "postgres", url: `postgres://postgres@127.0.0.1:${await freePort()}/nothing` });
 });
 
 afterAll(async () => {
-  await Promise.allSettled(caches.map((cache) => cache.stop()));
-  await Promise.allSettled([live?.close(), dead?.close()]);
-  await drop?.();
+  await dead?.close();
 });
 
 /** An instance's cache; its timers are long, so the test decides when it polls (`tick`). */
@@ -61,7 +54,27 @@ async function storedRow(sessionId: string) {
   return row;
 }
 
-describe("the revocation cache", () => {
+// The same code runs on Postgres and on the embedded PGlite, whose timestamps and `now()` it relies on.
+describe.each(["postgres", "pglite"] as const)("the revocation cache on %s", (kind) => {
+  let drop: () => Promise<void> = async () => {};
+
+  beforeAll(async () => {
+    if (kind === "postgres") {
+      const database = await createTestPostgres();
+      drop = database.drop;
+      live = openDatabase({ kind: "postgres", url: database.url });
+    } else {
+      live = openDatabase({ kind: "pglite", dataDir: "memory://" });
+    }
+    await migrateDatabase(live);
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled(caches.splice(0).map((cache) => cache.stop()));
+    await live?.close();
+    await drop();
+  });
+
   it("stores a revocation, refuses it at once, and another instance loads it at start", async () => {
     const a = instance();
     await a.start();
