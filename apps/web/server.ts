@@ -7,9 +7,9 @@ import { createServer, type IncomingMessage } from "node:http";
 import { basename, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import nextEnv from "@next/env";
-import { closeBus } from "@plauder/api";
+import { closeBus, startRevocationSync } from "@plauder/api";
 import { createRealtimeServer, diagnosticsPath, realtimeOptionsFrom, serveDiagnostics } from "@plauder/api/server";
-import { getAuthSecret } from "@plauder/auth";
+import { getAuthSecret, UnsafeAuthSecretError } from "@plauder/auth";
 import { closeDatabase, DatabaseInUseError, getDatabase } from "@plauder/db";
 import { migrateDatabase } from "@plauder/db/migrate";
 import { clientAddressHeader, clientAddressOf, closeSharedRedis, getEnv, getLogger } from "@plauder/runtime";
@@ -31,6 +31,8 @@ async function main(): Promise<void> {
   getAuthSecret();
   const database = getDatabase();
   await migrateDatabase(database);
+  // Revocations are loaded before the first request, so no signed-out session slips through.
+  const stopRevocationSync = await startRevocationSync();
   log.info(
     {
       database: database.kind,
@@ -84,6 +86,7 @@ async function main(): Promise<void> {
     server.close();
     await realtime.close(env.SHUTDOWN_GRACE_MS);
     server.closeAllConnections();
+    await stopRevocationSync().catch(() => undefined);
     await Promise.allSettled([closeDatabase(), closeSharedRedis(), closeBus()]);
     log.info("stopped");
     process.exit(0);
@@ -115,7 +118,7 @@ function closeAfterUnreadBody(req: IncomingMessage): void {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof DatabaseInUseError) {
+  if (error instanceof DatabaseInUseError || error instanceof UnsafeAuthSecretError) {
     console.error(`\n  ${error.message}\n`);
   } else {
     console.error(error);

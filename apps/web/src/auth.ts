@@ -1,5 +1,5 @@
 import { endSession } from "@plauder/api";
-import { createAuthConfig, type EndedSession } from "@plauder/auth/next-auth";
+import { createAuthConfig } from "@plauder/auth/next-auth";
 import NextAuth, { type DefaultSession } from "next-auth";
 
 declare module "next-auth" {
@@ -9,6 +9,4 @@ declare module "next-auth" {
 }
 
 /** Signing out ends the session on every instance and closes the sockets opened with it. */
-const endSessionOf = (session: EndedSession) => endSession(session.sessionId, session.expiresAt);
-
-export const { handlers, auth, signIn, signOut } = NextAuth(() => createAuthConfig({ onSignOut: endSessionOf }));
+export const { handlers, auth, signIn, signOut } = NextAuth(() => createAuthConfig({ onSignOut: endSession }));

@@ -8,5 +8,5 @@ export { getHealth, type Health } from "./health";
 export { metrics } from "./metrics";
 export type { PresenceEvent, PresentUser } from "./presence/index";
 export { type AppRouter, appRouter, createCaller } from "./root";
-export { endSession } from "./sessions/end-session";
+export { endSession, startRevocationSync } from "./sessions/end-session";
 export { logProcedureError, subscriptionPaths, subscriptionsOverHttpRefusal } from "./trpc";

@@ -70,6 +70,11 @@ export type Credential = {
   expiresAt: number;
   /** Identifies the session (cookie) or token, so logout can end it and the sockets opened with it. */
   sessionId?: string;
+  /**
+   * Until when a logout of it must be kept (epoch ms): no copy of it is accepted after that anyway.
+   * A token's own expiry; for a cookie, later than the presented copy's (see session-lifetime.ts).
+   */
+  revokeUntil: number;
 };
 
 /**
@@ -85,6 +90,7 @@ export async function readAccessToken(token: unknown): Promise<Credential | null
       user: { id: claims.sub, email: claims.email, name: claims.name },
       expiresAt: claims.exp * 1000,
       sessionId: claims.jti,
+      revokeUntil: claims.exp * 1000,
     };
   } catch (error) {
     if (error instanceof TokenError || error instanceof z.ZodError) return null;

@@ -2,8 +2,16 @@ export { type Credential, issueAccessToken, readAccessToken, verifyAccessToken }
 export { attemptLogin, findUserById, type LoginResult, type RegistrationResult, registerAccount } from "./accounts";
 export { getLoginThrottle, type LoginThrottle } from "./login-throttle";
 export { hashPassword, verifyPassword } from "./password";
-export { isSessionRevoked, revokedAmong, revokeSession } from "./revocations";
-export { getAuthSecret } from "./secret";
+export {
+  isSessionRevoked,
+  noteRevokedSession,
+  type Revocation,
+  revokedAmong,
+  revokeSession,
+  startRevocations,
+  stopRevocations,
+} from "./revocations";
+export { getAuthSecret, UnsafeAuthSecretError } from "./secret";
 export { sessionFromCookie, userFromSessionCookie } from "./session";
 export {
   type AuthUser,

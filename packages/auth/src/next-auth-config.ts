@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { clientAddressHeader, getLogger } from "@plauder/runtime";
+import { clientAddressHeader, getEnv, getLogger } from "@plauder/runtime";
 import { CredentialsSignin, type NextAuthConfig } from "next-auth";
 import Credentials from "next-auth/providers/credentials";
 import { attemptLogin } from "./accounts";
+import type { Revocation } from "./revocation-cache";
 import { getAuthSecret } from "./secret";
+import { revocationEnd, usableSession } from "./session-lifetime";
 import { loginInput } from "./validators";
 
 /** Sign-in refused because of too many attempts; the route answers it with HTTP 429. */
@@ -11,8 +13,8 @@ export class TooManyAttemptsError extends CredentialsSignin {
   override code = "rate_limited";
 }
 
-/** A session that ended by signing out: its id, whose it was, and when it would have expired (epoch ms). */
-export type EndedSession = { sessionId: string; userId: string; expiresAt: number };
+/** A session that ended by signing out: its id, whose it was, and until when it must stay refused (epoch ms). */
+export type EndedSession = Revocation;
 
 export type AuthConfigOptions = {
   /** Called when someone signs out, to revoke the session everywhere and close its sockets. */
@@ -27,7 +29,8 @@ export function createAuthConfig(options: AuthConfigOptions = {}): NextAuthConfi
   return {
     secret: getAuthSecret(),
     trustHost: true,
-    session: { strategy: "jwt", maxAge: 7 * 24 * 60 * 60 },
+    // Sliding: every refresh re-issues the cookie for this long; the jwt callback enforces the absolute end.
+    session: { strategy: "jwt", maxAge: getEnv().SESSION_MAX_AGE_SECONDS },
     pages: { signIn: "/login" },
     providers: [
       Credentials({
@@ -44,15 +47,20 @@ export function createAuthConfig(options: AuthConfigOptions = {}): NextAuthConfi
       }),
     ],
     callbacks: {
-      jwt({ token, user }) {
+      async jwt({ token, user }) {
         if (user?.id) {
           token.sub = user.id;
           token.name = user.name;
           token.email = user.email;
           // One id per sign-in: signing out revokes exactly this session, not the person's others.
           token.sid = randomUUID();
+          // Refreshes keep this, so a session ends SESSION_ABSOLUTE_MAX_AGE_SECONDS after sign-in.
+          token.authTime = Math.floor(Date.now() / 1000);
+          return token;
         }
-        return token;
+        // Every refresh (GET /api/auth/session, auth()) re-issues the cookie with a new expiry, so a
+        // signed-out, too old or pre-sid session must end here; null makes next-auth delete the cookie.
+        return (await usableSession(token)) ? token : null;
       },
       session({ session, token }) {
         if (token.sub) session.user.id = token.sub;
@@ -63,8 +71,9 @@ export function createAuthConfig(options: AuthConfigOptions = {}): NextAuthConfi
       async signOut(message) {
         const token = "token" in message ? message.token : null;
         if (!token || typeof token.sid !== "string" || typeof token.sub !== "string") return;
-        const expiresAt = typeof token.exp === "number" ? token.exp * 1000 : Date.now() + 7 * 86_400_000;
-        await options.onSignOut?.({ sessionId: token.sid, userId: token.sub, expiresAt });
+        // A cookie without authTime is refused anyway; its revocation then lasts as long as a fresh one.
+        const authTime = typeof token.authTime === "number" ? token.authTime : Math.floor(Date.now() / 1000);
+        await options.onSignOut?.({ sessionId: token.sid, userId: token.sub, expiresAt: revocationEnd({ authTime }) });
       },
     },
     logger: {

@@ -1,63 +1,45 @@
-import { getEnv, getLogger, getSharedRedis, processSingleton } from "@plauder/runtime";
+import { getDatabase } from "@plauder/db";
+import { getEnv, processSingleton } from "@plauder/runtime";
+import { type Revocation, RevocationCache } from "./revocation-cache";
+
+export type { Revocation } from "./revocation-cache";
 
 /**
- * Sessions and tokens ended before their expiry (logout). Kept until they would have expired
- * anyway: in Redis when configured, so every instance refuses them; in memory otherwise. Credential
- * readers consult it, so a revoked cookie or token stops working everywhere at once.
- *
- * With Redis configured but unreachable, lookups answer "not revoked" and say so in the log: a
- * Redis outage must not sign everyone out. Revocations made during the outage are still kept in
- * this instance's memory.
+ * The process's revocation cache (see revocation-cache.ts): one per process, shared by the server
+ * and the copies of this package Next bundles into its route handlers (see processSingleton).
  */
-type Revoked = Map<string, number>;
-
-const local = (): Revoked => processSingleton("revokedSessions", () => new Map<string, number>());
-const key = (sessionId: string) => `${getEnv().REDIS_KEY_PREFIX}revoked-session:${sessionId}`;
-
-function rememberLocally(sessionId: string, expiresAt: number): void {
-  const revoked = local();
-  revoked.set(sessionId, expiresAt);
-  const now = Date.now();
-  for (const [id, until] of revoked) if (until <= now) revoked.delete(id);
+function cache(): RevocationCache {
+  return processSingleton(
+    "revocations",
+    () => new RevocationCache({ db: () => getDatabase().db, pollMs: getEnv().REVOCATION_POLL_MS }),
+  );
 }
 
-/** Ends a session (or token) for good; it stays refused until `expiresAt` (epoch ms). */
-export async function revokeSession(sessionId: string, expiresAt: number): Promise<void> {
-  const ttl = Math.ceil(expiresAt - Date.now());
-  if (ttl <= 0) return;
-  rememberLocally(sessionId, expiresAt);
-  const redis = getSharedRedis();
-  if (!redis) return;
-  try {
-    await redis.set(key(sessionId), "1", "PX", ttl);
-  } catch (error) {
-    getLogger().error({ err: (error as Error).message }, "could not share a revoked session; only this instance knows");
-  }
+/** Loads the revocations and starts polling for new ones; the server awaits it before listening. */
+export function startRevocations(): Promise<void> {
+  return cache().start();
 }
 
-/** The subset of `sessionIds` that has been revoked. */
-export async function revokedAmong(sessionIds: readonly string[]): Promise<Set<string>> {
-  const now = Date.now();
-  const revoked = new Set(sessionIds.filter((id) => (local().get(id) ?? 0) > now));
-  const redis = getSharedRedis();
-  const unknown = sessionIds.filter((id) => !revoked.has(id));
-  if (!redis || unknown.length === 0) return revoked;
-  if (redis.status !== "ready") {
-    // Not waiting for a reconnect: signing in must not stall while Redis is away.
-    getLogger().warn("revoked sessions unreadable while Redis is down; accepting credentials");
-    return revoked;
-  }
-  try {
-    const answers = await redis.mget(unknown.map(key));
-    answers.forEach((answer, i) => {
-      if (answer !== null) revoked.add(unknown[i] as string);
-    });
-  } catch (error) {
-    getLogger().warn({ err: (error as Error).message }, "revoked sessions unreadable; accepting credentials");
-  }
-  return revoked;
+/** Stops polling after one last attempt to store queued revocations (on shutdown, before the database closes). */
+export function stopRevocations(): Promise<void> {
+  return cache().stop();
 }
 
-export async function isSessionRevoked(sessionId: string): Promise<boolean> {
-  return (await revokedAmong([sessionId])).has(sessionId);
+/** Ends a session or token for good: refused here at once, stored for every instance (or queued until it can be). */
+export async function revokeSession(revocation: Revocation): Promise<void> {
+  await cache().revoke(revocation);
+}
+
+/** Records a revocation another instance announced on the bus. */
+export function noteRevokedSession(sessionId: string, expiresAt: number): void {
+  cache().note(sessionId, expiresAt);
+}
+
+/** The subset of `sessionIds` that has been revoked (memory only once loaded). */
+export function revokedAmong(sessionIds: readonly string[]): Promise<Set<string>> {
+  return cache().revokedAmong(sessionIds);
+}
+
+export function isSessionRevoked(sessionId: string): Promise<boolean> {
+  return cache().isRevoked(sessionId);
 }

@@ -1,7 +1,7 @@
 import { getToken } from "next-auth/jwt";
 import type { Credential } from "./access-token";
-import { isSessionRevoked } from "./revocations";
 import { getAuthSecret } from "./secret";
+import { absoluteEnd, revocationEnd, usableSession } from "./session-lifetime";
 import type { AuthUser } from "./validators";
 
 const plainCookie = "authjs.session-token";
@@ -15,7 +15,11 @@ export async function userFromSessionCookie(cookieHeader: string | undefined): P
   return (await sessionFromCookie(cookieHeader))?.user ?? null;
 }
 
-/** {@link userFromSessionCookie} with the session's expiry (epoch ms), for connections that outlive requests. */
+/**
+ * {@link userFromSessionCookie} with the session's expiry (epoch ms), for connections that outlive
+ * requests. The same rules as next-auth's own refresh (see next-auth-config.ts): a cookie without a
+ * session id or sign-in time, past its absolute lifetime, or signed out is worth nothing.
+ */
 export async function sessionFromCookie(cookieHeader: string | undefined): Promise<Credential | null> {
   if (!cookieHeader) return null;
   // Behind TLS the cookie carries the __Secure- prefix; the prefix is also the decryption salt.
@@ -25,12 +29,11 @@ export async function sessionFromCookie(cookieHeader: string | undefined): Promi
     secret: getAuthSecret(),
     secureCookie: secure,
   });
-  if (!token || typeof token.sub !== "string") return null;
-  const sessionId = typeof token.sid === "string" ? token.sid : undefined;
-  // Signed out: the browser dropped the cookie, and a copy of it is worth nothing either.
-  if (sessionId && (await isSessionRevoked(sessionId))) return null;
-  const user = { id: token.sub, email: String(token.email ?? ""), name: String(token.name ?? "") };
-  // next-auth always sets exp; without one, fall back to its default session length.
-  const expiresAt = typeof token.exp === "number" ? token.exp * 1000 : Date.now() + 30 * 86_400_000;
-  return { user, expiresAt, sessionId };
+  const claims = await usableSession(token);
+  if (!claims) return null;
+  const user = { id: claims.sub, email: String(claims.email ?? ""), name: String(claims.name ?? "") };
+  // A socket opened with it closes at whichever end comes first: the cookie's or the session's.
+  const sessionEnd = absoluteEnd(claims.authTime);
+  const expiresAt = claims.exp !== undefined ? Math.min(claims.exp * 1000, sessionEnd) : sessionEnd;
+  return { user, expiresAt, sessionId: claims.sid, revokeUntil: revocationEnd(claims) };
 }

@@ -1,11 +1,28 @@
+import { type DatabaseHandle, openDatabase, setDatabase } from "@plauder/db";
+import { migrateDatabase } from "@plauder/db/migrate";
+import { createTestPostgres } from "@plauder/db/testing";
 import { SignJWT, UnsecuredJWT } from "jose";
-import { beforeAll, describe, expect, it } from "vitest";
-import { issueAccessToken, verifyAccessToken } from "../src/index";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { issueAccessToken, readAccessToken, revokeSession, stopRevocations, verifyAccessToken } from "../src/index";
 
 const user = { id: "4b0d7c36-6a7e-4d3f-9f57-3c1e0f3a9a11", email: "anna@example.com", name: "Anna" };
+let handle: DatabaseHandle;
+let drop: () => Promise<void>;
 
-beforeAll(() => {
+// Verifying a token consults the revocations, whose record is the database.
+beforeAll(async () => {
   process.env.AUTH_SECRET = "test-secret-that-is-long-enough-for-hs256-keys";
+  const database = await createTestPostgres();
+  drop = database.drop;
+  handle = openDatabase({ kind: "postgres", url: database.url });
+  await migrateDatabase(handle);
+  setDatabase(handle);
+});
+
+afterAll(async () => {
+  await stopRevocations();
+  await handle?.close();
+  await drop?.();
 });
 
 describe("access tokens", () => {
@@ -14,6 +31,20 @@ describe("access tokens", () => {
     const { token, expiresAt } = await issueAccessToken(user, now);
     expect(expiresAt).toBe(now + 900_000);
     expect(await verifyAccessToken(token)).toEqual(user);
+  });
+
+  it("refuses a revoked token, and only that one", async () => {
+    const { token } = await issueAccessToken(user);
+    const other = await issueAccessToken(user);
+    const credential = await readAccessToken(token);
+    expect(credential?.sessionId).toBeDefined();
+    await revokeSession({
+      sessionId: credential?.sessionId as string,
+      userId: user.id,
+      expiresAt: credential?.revokeUntil as number,
+    });
+    expect(await verifyAccessToken(token)).toBeNull();
+    expect(await verifyAccessToken(other.token)).toEqual(user);
   });
 
   it("refuses an expired token", async () => {

@@ -37,6 +37,31 @@ export const broadcasts = pgTable(
   (table) => [index("broadcasts_sent_at_idx").on(table.sentAt)],
 );
 
+/**
+ * Sessions and tokens ended before their expiry (logout): the record every instance's cache of
+ * revocations is loaded from and polled against (packages/auth/src/revocations.ts). A row is kept
+ * until the credential could no longer be used anyway, then deleted.
+ *
+ * `revokedAt` is the database's clock when the row was written (never the logout's own time, which
+ * may be much earlier for a row written late): instances poll by it. No foreign key to `users`: a
+ * revocation must be writable whatever happens to the account meanwhile.
+ */
+export const revokedSessions = pgTable(
+  "revoked_sessions",
+  {
+    /** A cookie's `sid` or a token's `jti`. */
+    sessionId: text().primaryKey(),
+    userId: uuid().notNull(),
+    /** After this, no copy of the credential is accepted anyway; the row may go. */
+    expiresAt: timestamp({ withTimezone: true }).notNull(),
+    revokedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    index("revoked_sessions_revoked_at_idx").on(table.revokedAt),
+    index("revoked_sessions_expires_at_idx").on(table.expiresAt),
+  ],
+);
+
 export type User = typeof users.$inferSelect;
 export type NewUser = typeof users.$inferInsert;
 export type StoredBroadcast = typeof broadcasts.$inferSelect;

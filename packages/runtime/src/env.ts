@@ -25,6 +25,12 @@ export const envSchema = z.object({
   REDIS_KEY_PREFIX: z.string().default("plauder:"),
   AUTH_SECRET: optionalString.pipe(z.string().min(32, "AUTH_SECRET must be at least 32 characters").optional()),
   ACCESS_TOKEN_TTL_SECONDS: positiveInt(900),
+  /** A browser session's sliding lifetime: each refresh of the cookie extends it by this much. */
+  SESSION_MAX_AGE_SECONDS: positiveInt(7 * 24 * 60 * 60),
+  /** The longest a browser session lives after sign-in, however often it is refreshed; then sign in again. */
+  SESSION_ABSOLUTE_MAX_AGE_SECONDS: positiveInt(30 * 24 * 60 * 60),
+  /** How often each instance reads new revocations (logouts) from the database: the bound when the bus is down. */
+  REVOCATION_POLL_MS: positiveInt(5_000),
   /** Sign-in attempts per client address and email in each window. */
   LOGIN_MAX_ATTEMPTS: positiveInt(10),
   /** Failed sign-ins for one account from all addresses together in each window (credential stuffing). */

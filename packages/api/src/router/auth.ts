@@ -26,8 +26,11 @@ export const authRouter = {
    * out through next-auth, which does the same.
    */
   logout: protectedProcedure.mutation(async ({ ctx }) => {
-    const sessionId = ctx.credential?.sessionId;
-    if (sessionId && ctx.credential) await endSession(sessionId, ctx.credential.expiresAt);
+    const credential = ctx.credential;
+    const sessionId = credential?.sessionId;
+    if (sessionId && credential) {
+      await endSession({ sessionId, userId: credential.user.id, expiresAt: credential.revokeUntil });
+    }
     return { ended: sessionId !== undefined };
   }),
 } satisfies TRPCRouterRecord;
