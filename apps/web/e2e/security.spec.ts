@@ -51,6 +51,10 @@ test("the app works with the Content Security Policy on, without a single violat
   await expect(page.getByTestId("connection-badge")).toContainText("Connected");
   await page.goto("/");
   await page.goto("/register");
+  // The 404 page too: Next's built-in one styles itself inline, which the policy would refuse.
+  const missing = await page.goto("/no-such-page");
+  expect(missing?.status()).toBe(404);
+  await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
   expect(new URL(page.url()).origin).toBe(baseURL);
   expect(problems).toEqual([]);
 });
