@@ -9,6 +9,7 @@ import { Agent, type IncomingHttpHeaders, request } from "node:http";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { createTestPostgres } from "@plauder/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newAccount } from "../support/clients";
 import { type Instance, startInstance, uniquePrefix } from "../support/processes";
 
 const metricsToken = randomBytes(24).toString("hex");
@@ -175,6 +176,40 @@ describe("security headers", () => {
     const refused = await oversizedPost();
     expect(refused.status).toBe(413);
     expectBaselineHeaders(refused, "413");
+  });
+});
+
+describe("next-auth's own callbackUrl", () => {
+  it("never sends a signed-in browser to another origin", async () => {
+    const person = await newAccount(instance.url, "Callback");
+    const appOrigin = `http://localhost:${instance.port}`;
+    const sent: string[] = [];
+    for (const callbackUrl of [
+      "https://evil.example/",
+      "//evil.example/",
+      "/\t/evil.example",
+      "/\\evil.example",
+      "https:evil.example",
+      `${appOrigin}.evil.example/`,
+    ]) {
+      const csrf = await fetch(`${instance.url}/api/auth/csrf`);
+      const { csrfToken } = (await csrf.json()) as { csrfToken: string };
+      const cookie = csrf.headers
+        .getSetCookie()
+        .map((line) => line.split(";")[0])
+        .join("; ");
+      // The header next-auth's signIn() sends: the destination comes back as JSON instead of a redirect.
+      const answer = await fetch(`${instance.url}/api/auth/callback/credentials`, {
+        method: "POST",
+        redirect: "manual",
+        headers: { "content-type": "application/x-www-form-urlencoded", "x-auth-return-redirect": "1", cookie },
+        body: new URLSearchParams({ email: person.email, password: person.password, csrfToken, callbackUrl }),
+      });
+      const { url } = (await answer.json()) as { url: string };
+      sent.push(url);
+      expect(new URL(url.replace(/[\t\n\r]/g, "")).origin, `${JSON.stringify(callbackUrl)} → ${url}`).toBe(appOrigin);
+    }
+    expect(sent).toHaveLength(6);
   });
 });
 
