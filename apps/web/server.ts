@@ -124,11 +124,16 @@ async function main(): Promise<void> {
 function closeWhenBodyUnread(req: IncomingMessage, res: ServerResponse): void {
   const writeHead = res.writeHead;
   res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse["writeHead"]>) {
-    if (!req.complete) {
-      this.shouldKeepAlive = false;
-      this.setHeader("Connection", "close");
-    }
-    return writeHead.apply(this, args);
+    if (req.complete) return writeHead.apply(this, args);
+    this.shouldKeepAlive = false;
+    this.setHeader("Connection", "close");
+    const written = writeHead.apply(this, args);
+    // Writing that head also marks the answer as the connection's last (Node's internal `_last`),
+    // and Node then destroys the socket as soon as the answer is flushed: with the body still
+    // arriving, that sends a reset which can wipe the answer out at the client before it is read.
+    // closeAfterUnreadBody ends the connection instead, after draining the body for a grace period.
+    (this as unknown as { _last: boolean })._last = false;
+    return written;
   } as ServerResponse["writeHead"];
 }
 
