@@ -3,7 +3,7 @@
  * owns WebSocket upgrades on /api/trpc-ws. `npm run build` bundles it with the workspace packages into
  * dist/server.mjs, which `npm start` runs on plain node; `npm run dev` runs this file under tsx.
  */
-import { createServer, type IncomingMessage } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { basename, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import nextEnv from "@next/env";
@@ -14,6 +14,7 @@ import { closeDatabase, DatabaseInUseError, getDatabase } from "@plauder/db";
 import { migrateDatabase } from "@plauder/db/migrate";
 import { clientAddressHeader, clientAddressOf, closeSharedRedis, getEnv, getLogger } from "@plauder/runtime";
 import next from "next";
+import { baselineHeaders, contentSecurityPolicy, newNonce } from "./src/lib/security-headers";
 
 // Production runs the bundle in dist/ (scripts/build-server.ts); development runs this file.
 const here = dirname(fileURLToPath(import.meta.url));
@@ -50,9 +51,18 @@ async function main(): Promise<void> {
 
   const realtime = createRealtimeServer(realtimeOptionsFrom(env));
 
+  const securityHeaders = Object.entries(baselineHeaders(env.APP_URL));
   const server = createServer((req, res) => {
     // Route handlers read the caller's address from here; a client-sent value is overwritten.
     req.headers[clientAddressHeader] = clientAddressOf(req);
+    for (const [name, value] of securityHeaders) res.setHeader(name, value);
+    // One policy per request with a fresh nonce. Next finds the nonce in the request's policy header
+    // and puts it on the scripts it renders; a client-sent policy header is overwritten.
+    const policy = contentSecurityPolicy(newNonce(), { dev });
+    res.setHeader("Content-Security-Policy", policy);
+    req.headers["content-security-policy"] = policy;
+    delete req.headers["content-security-policy-report-only"];
+    closeWhenBodyUnread(req, res);
     if (env.DIAGNOSTICS_TOKEN && (req.url ?? "").split("?")[0] === diagnosticsPath) {
       return serveDiagnostics(req, res, env.DIAGNOSTICS_TOKEN);
     }
@@ -98,6 +108,28 @@ async function main(): Promise<void> {
     log.info({ port: env.PORT, dev }, "listening");
     console.log(`\n  Plauder is running at ${env.APP_URL}\n`);
   });
+}
+
+/**
+ * An answer written while the request's body is still arriving (413 for an oversized one) is the
+ * connection's last: it must say `Connection: close` so a keep-alive client does not send its next
+ * request into a socket that closeAfterUnreadBody is about to end. Node writes the head in writeHead,
+ * which write() and end() also go through, so that is the one place to decide.
+ */
+function closeWhenBodyUnread(req: IncomingMessage, res: ServerResponse): void {
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse["writeHead"]>) {
+    if (req.complete) return writeHead.apply(this, args);
+    this.shouldKeepAlive = false;
+    this.setHeader("Connection", "close");
+    const written = writeHead.apply(this, args);
+    // Writing that head also marks the answer as the connection's last (Node's internal `_last`),
+    // and Node then destroys the socket as soon as the answer is flushed: with the body still
+    // arriving, that sends a reset which can wipe the answer out at the client before it is read.
+    // closeAfterUnreadBody ends the connection instead, after draining the body for a grace period.
+    (this as unknown as { _last: boolean })._last = false;
+    return written;
+  } as ServerResponse["writeHead"];
 }
 
 /**

@@ -27,10 +27,15 @@ export function watchForErrors(page: Page, allow: RegExp[] = []): string[] {
   return errors;
 }
 
-/** Fails the test on any uncaught error in the page. */
+/** Fails the test on any uncaught error in the page, and on any Content Security Policy violation. */
 export function failOnPageErrors(page: Page): void {
   page.on("pageerror", (error) => {
     throw new Error(`uncaught error in the page: ${error.message}`);
+  });
+  page.on("console", (message) => {
+    if (/Content Security Policy/i.test(message.text())) {
+      throw new Error(`Content Security Policy violation in the page: ${message.text()}`);
+    }
   });
 }
 

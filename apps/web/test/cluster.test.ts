@@ -17,6 +17,7 @@ import {
   sleep,
   strictlyIncreasing,
 } from "./support/clients";
+import { readMetrics } from "./support/metrics";
 import { type Instance, startInstance, startRedis, type TestRedis, uniquePrefix } from "./support/processes";
 import { closed, nextMessage, rawSocket } from "./support/raw-socket";
 
@@ -246,7 +247,7 @@ describe("two instances", () => {
     await attentive.waitFor(total, 30_000);
     expect(strictlyIncreasing(attentive.ids())).toBe(true);
 
-    const metricsText = await (await fetch(`${a.url}/api/metrics`)).text();
+    const metricsText = await readMetrics(a.url);
     const closes = Number(/plauder_ws_slow_consumer_closes_total (\d+)/.exec(metricsText)?.[1] ?? 0);
     expect(closes).toBeGreaterThanOrEqual(1);
     (socket as unknown as { _socket: { resume(): void } })._socket.resume();
@@ -255,7 +256,7 @@ describe("two instances", () => {
   });
 
   it("expose Prometheus metrics", async () => {
-    const text = await (await fetch(`${a.url}/api/metrics`)).text();
+    const text = await readMetrics(a.url);
     for (const name of [
       "plauder_ws_connections",
       "plauder_subscriptions",

@@ -1,3 +1,4 @@
+export { bearerTokenMatches } from "./bearer";
 export { broadcastChannel, getBroadcastStore } from "./broadcasts/service";
 export type { Broadcast } from "./broadcasts/types";
 export { closeBus, getBus } from "./bus/index";

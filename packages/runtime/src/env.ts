@@ -86,6 +86,8 @@ export const envSchema = z.object({
   DIAGNOSTICS_TOKEN: optionalString.pipe(
     z.string().min(32, "DIAGNOSTICS_TOKEN must be at least 32 characters").optional(),
   ),
+  /** Bearer token for GET /api/metrics (Prometheus); unset, the endpoint answers 404. */
+  METRICS_TOKEN: optionalString.pipe(z.string().min(32, "METRICS_TOKEN must be at least 32 characters").optional()),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

@@ -11,6 +11,14 @@ export const metadata: Metadata = {
   description: "Plauder: learn German by talking, in real time.",
 };
 
+/**
+ * Every page renders per request: the Content-Security-Policy's nonce is new for each response, and
+ * a page prerendered at build time would carry no nonce, so its scripts would be refused. (The
+ * session lookup below makes them dynamic already; this keeps it so if that ever moves.) The cost:
+ * no page is served from a static cache.
+ */
+export const dynamic = "force-dynamic";
+
 export const viewport: Viewport = { width: "device-width", initialScale: 1, themeColor: "#0f766e" };
 
 export default async function RootLayout({ children }: { children: ReactNode }) {

@@ -12,6 +12,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type WebSocket from "ws";
 import { type Account, connect, newAccount, type Recorder, record } from "../support/clients";
+import { readMetrics } from "../support/metrics";
 import { type Instance, startInstance, uniquePrefix } from "../support/processes";
 import { closed, rawSocket } from "../support/raw-socket";
 import { diagnosable, diagnosticsWhen, readDiagnostics, timers } from "./support/diagnostics";
@@ -250,7 +251,7 @@ describe("floods and slow clients", () => {
     for (const figures of [calmFigures, stormyFigures]) {
       expect(figures).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0, failed: 0 });
     }
-    const metricsText = await (await fetch(`${instance.url}/api/metrics`)).text();
+    const metricsText = await readMetrics(instance.url);
     const slowCloses = Number(/plauder_ws_slow_consumer_closes_total (\d+)/.exec(metricsText)?.[1] ?? 0);
     expect(slowCloses).toBeGreaterThanOrEqual(stalledCount);
     const after = await readDiagnostics(instance);

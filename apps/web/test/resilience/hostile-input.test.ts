@@ -16,6 +16,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type WebSocket from "ws";
 import { type Account, connect, newAccount, publishOverHttp } from "../support/clients";
+import { readMetrics } from "../support/metrics";
 import { type Instance, startInstance, uniquePrefix } from "../support/processes";
 import { rawSocket } from "../support/raw-socket";
 import { heavy, scale } from "./support/profile";
@@ -246,7 +247,7 @@ function expectNoCrashTraces(): void {
 }
 
 async function subscriptionGauge(procedure: string): Promise<number> {
-  const text = await (await fetch(`${instance.url}/api/metrics`)).text();
+  const text = await readMetrics(instance.url);
   const line = text.split("\n").find((l) => l.startsWith(`plauder_subscriptions{procedure="${procedure}"}`));
   return line ? Number(line.split(" ").at(-1)) : 0;
 }

@@ -4,6 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { testMetricsToken } from "./metrics";
 import { appDir, serverArgs } from "./server-command";
 
 /** A port nobody listens on right now. */
@@ -124,6 +125,7 @@ export async function startInstance(options: InstanceOptions): Promise<Instance>
       INSTANCE_ID: options.id,
       LOG_LEVEL: "warn",
       SHUTDOWN_GRACE_MS: "1000",
+      METRICS_TOKEN: testMetricsToken,
       // Every test client comes from 127.0.0.1, so per-address budgets would count a whole suite as
       // one visitor; the suites that test those budgets set them back.
       ...perAddressBudgetsForOneAddress,

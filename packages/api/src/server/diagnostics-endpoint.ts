@@ -1,10 +1,8 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { bearerTokenMatches } from "../bearer";
 import { diagnostics } from "../diagnostics";
 
 export const diagnosticsPath = "/api/diagnostics";
-
-const digest = (value: string) => createHash("sha256").update(value).digest();
 
 /**
  * GET /api/diagnostics with `Authorization: Bearer <DIAGNOSTICS_TOKEN>`: the leak figures of
@@ -13,10 +11,7 @@ const digest = (value: string) => createHash("sha256").update(value).digest();
  * because the figures live in the server process's modules.
  */
 export function serveDiagnostics(req: IncomingMessage, res: ServerResponse, token: string): void {
-  const header = req.headers.authorization ?? "";
-  const presented = header.startsWith("Bearer ") ? header.slice(7) : "";
-  // Compare digests so neither the length nor the content of the token leaks through timing.
-  if (req.method !== "GET" || !timingSafeEqual(digest(presented), digest(token))) {
+  if (req.method !== "GET" || !bearerTokenMatches(req.headers.authorization, token)) {
     res.writeHead(req.method !== "GET" ? 405 : 401, { "content-type": "application/json" });
     res.end(JSON.stringify({ error: req.method !== "GET" ? "Method not allowed" : "Unauthorized" }));
     return;
