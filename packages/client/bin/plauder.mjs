@@ -4,13 +4,14 @@ import { register } from "tsx/esm/api";
 
 register();
 
+const { exitCodes, main } = await import("../src/cli/index.ts");
+
 // `plauder listen --json | head -1` closes the pipe early; that is a normal end, not a crash.
 process.stdout.on("error", (error) => {
-  if (error.code === "EPIPE") process.exit(0);
+  if (error.code === "EPIPE") process.exit(exitCodes.ok);
   throw error;
 });
 
-const { main } = await import("../src/cli.ts");
 const code = await main(process.argv.slice(2));
 process.exitCode = code;
 // Let the process end on its own, so buffered output is flushed; if a socket or timer still holds

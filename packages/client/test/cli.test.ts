@@ -23,7 +23,7 @@ import {
   UsageError,
   usage,
   validationMessage,
-} from "../src/cli";
+} from "../src/cli/index";
 import type { PlauderClient, PlauderClientOptions } from "../src/client";
 import {
   CredentialsFileError,

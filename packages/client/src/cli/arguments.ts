@@ -1,0 +1,156 @@
+import { parseArgs } from "node:util";
+import { UsageError } from "./exit-codes";
+
+/**
+ * Every option of every command, so node's parser knows their types; which command accepts which
+ * is checked afterwards, so the error can name the command.
+ */
+const optionSpecs = {
+  url: { type: "string" },
+  token: { type: "string" },
+  help: { type: "boolean", short: "h" },
+  email: { type: "string" },
+  "password-stdin": { type: "boolean" },
+  count: { type: "string" },
+  interval: { type: "string" },
+  since: { type: "string" },
+  json: { type: "boolean" },
+} as const;
+type OptionName = keyof typeof optionSpecs;
+
+const serverOptions: OptionName[] = ["url", "token"];
+/** Which options each command accepts; `--help` goes with all of them. */
+const commandOptions = {
+  login: ["url", "email", "password-stdin"],
+  logout: [],
+  whoami: serverOptions,
+  ping: [...serverOptions, "count", "interval"],
+  echo: serverOptions,
+  publish: serverOptions,
+  listen: [...serverOptions, "since", "json"],
+  help: [],
+} as const satisfies Record<string, readonly OptionName[]>;
+type Command = keyof typeof commandOptions;
+
+/** Where to connect, as given on the command line (the environment and stored login fill the gaps). */
+export type ServerFlags = { url?: string; token?: string };
+
+export type Invocation =
+  | { command: "help" }
+  | { command: "login"; url?: string; email?: string; passwordStdin: boolean }
+  | { command: "logout" }
+  | { command: "whoami"; server: ServerFlags }
+  | { command: "ping"; server: ServerFlags; count: number; intervalMs: number }
+  | { command: "echo"; server: ServerFlags; text: string }
+  | { command: "publish"; server: ServerFlags; text: string }
+  | { command: "listen"; server: ServerFlags; since?: string; json: boolean };
+
+type ParsedArgs = { values: Partial<Record<OptionName, string | boolean>>; positionals: string[]; given: string[] };
+
+function isCommand(name: string): name is Command {
+  return Object.hasOwn(commandOptions, name);
+}
+
+/** node's messages suggest `--` for every unknown option; the short form reads better in a CLI. */
+function parseError(error: Error & { code?: string }): UsageError {
+  if (error.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    const option = /'([^']+)'/.exec(error.message)?.[1] ?? "";
+    return new UsageError(`Unknown option ${option}`);
+  }
+  return new UsageError(error.message);
+}
+
+function tokenize(argv: string[]): ParsedArgs {
+  // A password given as a flag ends up in shell history and process lists, so there is none; say why.
+  const end = argv.indexOf("--");
+  const flags = end === -1 ? argv : argv.slice(0, end);
+  if (flags.some((arg) => arg === "--password" || arg.startsWith("--password="))) {
+    throw new UsageError(
+      "There is no --password flag (it would leak into shell history); set PLAUDER_PASSWORD or use --password-stdin",
+    );
+  }
+  try {
+    const { values, positionals, tokens } = parseArgs({
+      args: argv,
+      options: optionSpecs,
+      allowPositionals: true,
+      strict: true,
+      tokens: true,
+    });
+    const given = tokens.flatMap((token) => (token.kind === "option" ? [token.name] : []));
+    return { values, positionals, given };
+  } catch (error) {
+    throw parseError(error as Error);
+  }
+}
+
+type Range = { min: number; max: number; fallback: number };
+
+function integerOption(name: OptionName, raw: string | boolean | undefined, range: Range): number {
+  if (raw === undefined) return range.fallback;
+  const value = typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < range.min || value > range.max) {
+    throw new UsageError(`--${name} must be a whole number from ${range.min} to ${range.max}`);
+  }
+  return value;
+}
+
+function stringOption(values: ParsedArgs["values"], name: OptionName): string | undefined {
+  const value = values[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+function textArgument(command: string, positionals: string[]): string {
+  if (positionals.length === 0) throw new UsageError(`\`plauder ${command}\` needs a TEXT`);
+  // Unquoted words are joined like echo(1) does, so `plauder echo hallo welt` works.
+  return positionals.join(" ");
+}
+
+/** Turns argv (without node and the script) into what to do; throws {@link UsageError}. */
+export function parseInvocation(argv: string[]): Invocation {
+  const { values, positionals, given } = tokenize(argv);
+  const [name, ...rest] = positionals;
+  if (values.help === true || name === "help") return { command: "help" };
+  if (name === undefined) throw new UsageError("No command given");
+  if (!isCommand(name)) throw new UsageError(`Unknown command "${name}"`);
+
+  const allowed: readonly string[] = commandOptions[name];
+  const stray = given.find((option) => option !== "help" && !allowed.includes(option));
+  if (stray !== undefined) throw new UsageError(`\`plauder ${name}\` does not take --${stray}`);
+  const takesText = name === "echo" || name === "publish";
+  if (!takesText && rest.length > 0) throw new UsageError(`Unexpected argument "${rest[0]}" for \`plauder ${name}\``);
+
+  const serverFlags: ServerFlags = { url: stringOption(values, "url"), token: stringOption(values, "token") };
+  switch (name) {
+    case "login":
+      return {
+        command: "login",
+        url: serverFlags.url,
+        email: stringOption(values, "email"),
+        passwordStdin: values["password-stdin"] === true,
+      };
+    case "logout":
+      return { command: "logout" };
+    case "whoami":
+      return { command: "whoami", server: serverFlags };
+    case "ping":
+      return {
+        command: "ping",
+        server: serverFlags,
+        count: integerOption("count", values.count, { min: 1, max: 100_000, fallback: 4 }),
+        intervalMs: integerOption("interval", values.interval, { min: 0, max: 3_600_000, fallback: 1_000 }),
+      };
+    case "echo":
+    case "publish":
+      return { command: name, server: serverFlags, text: textArgument(name, rest) };
+    case "listen":
+      return {
+        command: "listen",
+        server: serverFlags,
+        since: stringOption(values, "since"),
+        json: values.json === true,
+      };
+    default:
+      return { command: "help" };
+  }
+}

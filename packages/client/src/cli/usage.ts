@@ -1,0 +1,33 @@
+import { defaultUrl } from "./target";
+
+/** The help text: printed by `plauder help` and after every usage error. */
+export const usage = `Usage: plauder <command> [options]
+
+Commands:
+  login [--email EMAIL] [--password-stdin]  Sign in and store a token
+  logout                                    Forget the stored token
+  whoami                                    Show whom the token belongs to
+  ping [--count N] [--interval MS]          Measure round trips (default: 4 pings, 1000 ms apart)
+  echo TEXT                                 Send TEXT and print what comes back
+  publish TEXT                              Publish TEXT as a broadcast
+  listen [--since ID] [--json]              Print broadcasts as they arrive, until Ctrl-C;
+                                            --since replays those after ID first,
+                                            --json prints one JSON object per line
+  help                                      Show this help
+
+Options for every command that talks to the server:
+  --url URL      Server (default: $PLAUDER_URL, else the stored login's server,
+                 else ${defaultUrl})
+  --token TOKEN  Access token (default: $PLAUDER_TOKEN, else the stored login,
+                 else sign in with $PLAUDER_EMAIL and $PLAUDER_PASSWORD)
+  -h, --help     Show this help
+
+login takes --url too. The password is never a flag: login reads one line from stdin
+with --password-stdin, else $PLAUDER_PASSWORD, else asks for it in a terminal.
+The stored login is $PLAUDER_CONFIG_DIR/credentials.json
+(default: $XDG_CONFIG_HOME/plauder, else ~/.config/plauder).
+Text that starts with "-" goes after "--": plauder echo -- -1
+
+Exit codes: 0 done, 1 failed, 2 not signed in or wrong credentials,
+3 server unreachable, 4 rate limited, 64 bad usage, 130 interrupted.
+`;
