@@ -27,11 +27,15 @@ export function watchForErrors(page: Page, allow: RegExp[] = []): string[] {
   return errors;
 }
 
-/** Fails the test on any uncaught error in the page. */
-export function failOnPageErrors(page: Page): void {
-  page.on("pageerror", (error) => {
-    throw new Error(`uncaught error in the page: ${error.message}`);
-  });
+/** Collects the page's uncaught errors into `into` (a test may share one list among its pages). */
+export function collectPageErrors(page: Page, into: string[] = []): string[] {
+  page.on("pageerror", (error) => into.push(`uncaught error in the page: ${error.message}`));
+  return into;
+}
+
+/** Asserts that no page error was collected. */
+export function expectNoPageErrors(errors: string[]): void {
+  expect(errors, "uncaught errors in the page").toEqual([]);
 }
 
 export async function register(page: Page, person: Person): Promise<void> {
