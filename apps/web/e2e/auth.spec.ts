@@ -1,7 +1,12 @@
 import { expect, test } from "@playwright/test";
-import { failOnPageErrors, logIn, newPerson, register } from "./helpers";
+import { collectPageErrors, expectNoPageErrors, logIn, newPerson, register } from "./helpers";
 
-test.beforeEach(({ page }) => failOnPageErrors(page));
+/** Uncaught errors of every page a test opens; none may remain at its end. */
+let pageErrors: string[] = [];
+test.beforeEach(({ page }) => {
+  pageErrors = collectPageErrors(page);
+});
+test.afterEach(() => expectNoPageErrors(pageErrors));
 
 test("a new person registers, logs out, logs back in and reaches the console", async ({ page }) => {
   const anna = newPerson("Anna");
@@ -24,7 +29,7 @@ test("logging out in one tab takes the other tab's console to the login page", a
   const carla = newPerson("Carla");
   await register(page, carla);
   const other = await context.newPage();
-  failOnPageErrors(other);
+  collectPageErrors(other, pageErrors);
   await other.goto("/test-websocket");
   await expect(other.getByTestId("connection-badge")).toContainText("Connected");
 
@@ -57,7 +62,7 @@ test("registering an email twice tells no stranger, and leaves the account as it
   await register(page, clara);
   const other = await browser.newContext();
   const second = await other.newPage();
-  failOnPageErrors(second);
+  collectPageErrors(second, pageErrors);
   await second.goto(page.url().replace(/\/test-websocket$/, "/register"));
   await second.getByLabel("Name").fill("Someone");
   await second.getByLabel("Email").fill(clara.email.toUpperCase());

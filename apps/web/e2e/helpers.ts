@@ -27,16 +27,23 @@ export function watchForErrors(page: Page, allow: RegExp[] = []): string[] {
   return errors;
 }
 
-/** Fails the test on any uncaught error in the page, and on any Content Security Policy violation. */
-export function failOnPageErrors(page: Page): void {
-  page.on("pageerror", (error) => {
-    throw new Error(`uncaught error in the page: ${error.message}`);
-  });
+/**
+ * Collects the page's uncaught errors and Content Security Policy violations into `into` (a test may
+ * share one list among its pages).
+ */
+export function collectPageErrors(page: Page, into: string[] = []): string[] {
+  page.on("pageerror", (error) => into.push(`uncaught error in the page: ${error.message}`));
   page.on("console", (message) => {
     if (/Content Security Policy/i.test(message.text())) {
-      throw new Error(`Content Security Policy violation in the page: ${message.text()}`);
+      into.push(`Content Security Policy violation in the page: ${message.text()}`);
     }
   });
+  return into;
+}
+
+/** Asserts that no page error was collected. */
+export function expectNoPageErrors(errors: string[]): void {
+  expect(errors, "uncaught errors in the page").toEqual([]);
 }
 
 export async function register(page: Page, person: Person): Promise<void> {

@@ -7,6 +7,7 @@ import type { PlauderClient } from "@plauder/client";
 import { createTestPostgres } from "@plauder/db/testing";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTcpProxy } from "./resilience/support/tcp-proxy";
 import {
   type Account,
   connect,
@@ -270,13 +271,37 @@ describe("two instances", () => {
   });
 
   it("shut down gracefully on SIGTERM: clients move on and the process exits 0", async () => {
-    const subscriber = await client(b, anna);
-    const recorder = record(subscriber);
-    await recorder.started;
-    const started = Date.now();
-    expect(await b.stop("SIGTERM")).toBe(0);
-    expect(Date.now() - started).toBeLessThan(10_000);
-    expect(strictlyIncreasing(recorder.ids())).toBe(true);
-    recorder.stop();
+    // Through a load balancer that tries b first, so the client starts on b and has a to move to.
+    const balancer = await startTcpProxy([b.port, a.port]);
+    try {
+      const subscriber = await connect(balancer.url, anna);
+      clients.push(subscriber);
+      const recorder = record(subscriber);
+      await recorder.started;
+      const before = await subscriber.api.realtime.session.query();
+      expect(before.instanceId).toBe("b");
+      expect(balancer.links()).toEqual([b.port]);
+      const published: string[] = [];
+      for (let i = 0; i < 3; i++) published.push((await publishOverHttp(a.url, bert.token, `before b stops ${i}`)).id);
+      await recorder.waitFor(3);
+
+      const started = Date.now();
+      expect(await b.stop("SIGTERM")).toBe(0);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      for (let i = 0; i < 3; i++) published.push((await publishOverHttp(a.url, bert.token, `after b stopped ${i}`)).id);
+      await recorder.waitFor(6);
+      await sleep(200);
+
+      // The same client now speaks to a, on a new connection, and its subscription went on without a gap.
+      const after = await subscriber.api.realtime.session.query();
+      expect(after.instanceId).toBe("a");
+      expect(after.connectionId).not.toBe(before.connectionId);
+      expect(balancer.links()).toEqual([a.port]);
+      expect(recorder.ids()).toEqual(published);
+      expect(strictlyIncreasing(recorder.ids())).toBe(true);
+      recorder.stop();
+    } finally {
+      await balancer.close();
+    }
   });
 });

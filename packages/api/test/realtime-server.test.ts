@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { issueAccessToken } from "@plauder/auth";
@@ -78,7 +79,18 @@ describe("realtime server", () => {
   });
 
   it("answers UNAUTHORIZED to anonymous and forged callers, but serves health", async () => {
-    for (const token of [undefined, "forged.token.value"]) {
+    const { token: genuine } = await issueAccessToken({
+      id: "7d2c9a4e-1f3b-4c6d-8e5a-2b9f0c1d3e44",
+      email: "mallory@example.com",
+      name: "Mallory",
+    });
+    const [header, payload] = genuine.split(".");
+    // The genuine header and claims, signed with a key that is not the server's.
+    const signature = createHmac("sha256", "not-the-server-secret-not-the-server-secret")
+      .update(`${header}.${payload}`)
+      .digest("base64url");
+    const forged = `${header}.${payload}.${signature}`;
+    for (const token of [undefined, forged]) {
       const { client, close } = typedClient(token);
       try {
         await expect(client.auth.me.query()).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });

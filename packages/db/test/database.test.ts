@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
@@ -102,7 +102,14 @@ describe("embedded database directory lock", () => {
   it("takes over a lock left by a process that died", () => {
     writeFileSync(join(dir, "b.lock"), "999999999");
     const release = lockDataDir(join(dir, "b"));
-    release();
+    try {
+      // The lock is this process's now: it names us, and a second opener is refused.
+      expect(readFileSync(join(dir, "b.lock"), "utf8")).toBe(String(process.pid));
+      expect(() => lockDataDir(join(dir, "b"))).toThrow(DatabaseInUseError);
+    } finally {
+      release();
+    }
+    expect(existsSync(join(dir, "b.lock"))).toBe(false);
   });
 
   it("makes a second process fail with a message naming the first", async () => {

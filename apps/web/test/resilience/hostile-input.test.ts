@@ -147,6 +147,14 @@ class Wire {
     });
   }
 
+  /**
+   * Resolves `true` once `done` holds for the messages from index `from` on, `false` if the socket
+   * closes first. Rejects when neither happens within `timeoutMs`.
+   */
+  until(done: (messages: (Message | string)[]) => boolean, from = 0, timeoutMs = 5_000): Promise<boolean> {
+    return this.waitFor(() => done(this.messages.slice(from)), from, timeoutMs).then((found) => found !== null);
+  }
+
   /** The answer carrying `id` (as the server wrote it back). */
   async answer(id: unknown, from = 0, timeoutMs = 5_000): Promise<Message> {
     const found = await this.waitFor((m) => typeof m === "object" && m.id === id, from, timeoutMs);
@@ -217,9 +225,10 @@ function ping(client: PlauderClient) {
   });
 }
 
-/** The process is up, /api/health answers ok, and the bystander's ping comes back. */
+/** The process is up and never exited, /api/health answers ok, and the bystander's ping comes back. */
 async function expectServerHealthy(): Promise<void> {
   expect(instance.running()).toBe(true);
+  expect(instance.unexpectedExits()).toBe(0);
   const response = await withTimeout(fetch(`${instance.url}/api/health`), 5_000, "/api/health");
   expect(response.status).toBe(200);
   expect(((await response.json()) as { status: string }).status).toBe("ok");
@@ -290,7 +299,7 @@ describe("hostile input on the WebSocket", () => {
       figures: {
         framesSent: Object.keys(variants).length,
         parseErrorsAnswered: answered,
-        processRestarts: 0,
+        unexpectedProcessExits: instance.unexpectedExits(),
         bystanderPingOk: true,
       },
     });
@@ -374,7 +383,7 @@ describe("hostile input on the WebSocket", () => {
         inputFrames: inputCases.length,
         badRequests: inputCases.length,
         connectionStillUsable: true,
-        processRestarts: 0,
+        unexpectedProcessExits: instance.unexpectedExits(),
       },
     });
   });
@@ -394,7 +403,7 @@ describe("hostile input on the WebSocket", () => {
       section,
       title: "Text the database cannot store",
       method: "`realtime.publish` with a NUL byte in the text, over the WebSocket.",
-      figures: { framesSent: 1, answer: reply.error.data.code, processRestarts: 0 },
+      figures: { framesSent: 1, answer: reply.error.data.code, unexpectedProcessExits: instance.unexpectedExits() },
     });
   });
 
@@ -456,7 +465,7 @@ describe("hostile input on the WebSocket", () => {
         notFoundAnswers: notFound,
         unknownMethodParseErrors: unknownMethods.length,
         identityUnchanged: true,
-        processRestarts: 0,
+        unexpectedProcessExits: instance.unexpectedExits(),
       },
     });
   });
@@ -498,7 +507,7 @@ describe("hostile input on the WebSocket", () => {
         answeredUnderTheirId: ids.length + 1,
         longestIdBytes: longId.length,
         infinityIdAnsweredAs: "null",
-        processRestarts: 0,
+        unexpectedProcessExits: instance.unexpectedExits(),
       },
     });
   });
@@ -570,7 +579,7 @@ describe("hostile input on the WebSocket", () => {
         maxArrayDepth,
         answered: frames,
         stackOverflows: 0,
-        processRestarts: 0,
+        unexpectedProcessExits: instance.unexpectedExits(),
       },
     });
   });
@@ -607,7 +616,7 @@ describe("hostile input on the WebSocket", () => {
         jsonInBinaryFrame: "PARSE_ERROR (not executed)",
         invalidUtf8Text: "close 1007",
         binaryConnectionParams: "PARSE_ERROR, then closed",
-        processRestarts: 0,
+        unexpectedProcessExits: instance.unexpectedExits(),
       },
     });
   });
@@ -641,7 +650,7 @@ describe("hostile input on the WebSocket", () => {
         atLimit: "answered",
         overLimit: "close 1009",
         neighbourUnaffected: true,
-        processRestarts: 0,
+        unexpectedProcessExits: instance.unexpectedExits(),
       },
     });
   });
@@ -748,7 +757,12 @@ describe("hostile input on the WebSocket", () => {
       title: "A batch of 10 000 calls in one frame",
       method:
         "One authenticated connection sends a JSON array of 10 000 `realtime.broadcast` subscriptions in one 860 KB frame; the broadcast-subscription gauge is sampled every 200 ms.",
-      figures: { ...observed, closeCode: observed.closeCode ?? "open", batchSize, processRestarts: 0 },
+      figures: {
+        ...observed,
+        closeCode: observed.closeCode ?? "open",
+        batchSize,
+        unexpectedProcessExits: instance.unexpectedExits(),
+      },
     });
   });
 
@@ -890,7 +904,7 @@ describe("hostile input on the WebSocket", () => {
         duplicatesRefused: 2,
         duplicateAnswer: "BAD_REQUEST",
         firstSubscriptionsStillDeliver: 2,
-        processRestarts: 0,
+        unexpectedProcessExits: instance.unexpectedExits(),
       },
     });
   });
@@ -950,7 +964,7 @@ describe("hostile input on the WebSocket", () => {
         closeCodes: closes.join(", "),
         authenticatedByMistake: 0,
         identitySwitched: 0,
-        processRestarts: 0,
+        unexpectedProcessExits: instance.unexpectedExits(),
       },
     });
   });
@@ -995,14 +1009,17 @@ describe("hostile input on the WebSocket", () => {
       expect((sentinelAnswer as Message).result, describeFrame(frame)).toMatchObject({
         data: { user: { id: attacker.id } },
       });
-      if (mayGoUnanswered(frame)) {
+      const owed = owedAnswers(frame);
+      if (owed.pong === false && owed.anonymousErrors === 0 && owed.ids.length === 0) {
         stats.silentByProtocol++;
       } else {
         // Parse errors come back at once; calls the server accepted may answer after the sentinel.
-        const isNotSentinel = (m: Message | string) =>
-          !(typeof m === "object" && typeof m.id === "string" && m.id.startsWith("sentinel-"));
-        const answer = await wire.waitFor(isNotSentinel, from, 5_000);
-        if (answer === null) {
+        const answered = await wire
+          .until((messages) => answers(messages, owed), from, 5_000)
+          .catch((error: Error) => {
+            throw new Error(`${error.message}: owed ${JSON.stringify(owed)} for ${describeFrame(frame)}`);
+          });
+        if (!answered) {
           expect(isMeaningfulClose(wire.closeCode), `closed with ${wire.closeCode} after ${describeFrame(frame)}`).toBe(
             true,
           );
@@ -1034,7 +1051,7 @@ describe("hostile input on the WebSocket", () => {
         closes: [...stats.closes].map(([code, n]) => `${code}×${n}`).join(", ") || "none",
         reconnects: stats.reconnects,
         bystanderPingsOk: stats.bystanderPings,
-        processRestarts: 0,
+        unexpectedProcessExits: instance.unexpectedExits(),
       },
     });
   });
@@ -1106,26 +1123,57 @@ function isValidRequestId(id: unknown): id is string | number {
   return typeof id === "string" || (typeof id === "number" && !Number.isNaN(id));
 }
 
-function isValidStop(message: unknown): boolean {
-  if (typeof message !== "object" || message === null || Array.isArray(message)) return false;
-  const { id, jsonrpc, method } = message as Message;
-  return method === "subscription.stop" && isValidRequestId(id) && (jsonrpc === undefined || jsonrpc === "2.0");
-}
+/** What a frame is owed: "PONG", answers without an id (PARSE_ERROR), and answers carrying these ids. */
+type Owed = { pong: boolean; anonymousErrors: number; ids: (string | number)[] };
 
 /**
- * Frames tRPC's protocol answers with silence: the heartbeat's "PONG", an empty batch, and
- * `subscription.stop` (fire-and-forget, also for ids that never existed). Every other frame gets an
- * answer or a close.
+ * What the protocol owes a frame, by tRPC's message rules (parseTRPCMessage; the router has no
+ * transformer). "PING" is answered "PONG", "PONG" with nothing. A frame that is not one call or an
+ * array of calls (binary, not JSON, any malformed call) gets one PARSE_ERROR without an id.
+ * Otherwise each call with a null id gets a PARSE_ERROR without an id, a `subscription.stop` gets
+ * nothing (fire-and-forget: "stopped" comes only for a live subscription), and every other call an
+ * answer carrying its own id: its result, "started", or its error.
  */
-function mayGoUnanswered(frame: Frame): boolean {
-  if (frame.binary || typeof frame.data !== "string") return false;
-  if (frame.data === "PONG") return true;
+function owedAnswers(frame: Frame): Owed {
+  const nothing: Owed = { pong: false, anonymousErrors: 0, ids: [] };
+  const refused: Owed = { pong: false, anonymousErrors: 1, ids: [] };
+  if (frame.binary || typeof frame.data !== "string") return refused;
+  if (frame.data === "PONG") return nothing;
+  if (frame.data === "PING") return { ...nothing, pong: true };
   let value: unknown;
   try {
     value = JSON.parse(frame.data);
   } catch {
-    return false;
+    return refused;
   }
-  if (Array.isArray(value)) return value.every(isValidStop);
-  return isValidStop(value);
+  // The arbitrary's arrays stay far below the 100 calls a frame may carry.
+  const calls = Array.isArray(value) ? value : [value];
+  if (!calls.every(isWellFormedCall)) return refused;
+  const owed: Owed = { pong: false, anonymousErrors: 0, ids: [] };
+  for (const { id, method } of calls as Message[]) {
+    if (id === null) owed.anonymousErrors++;
+    else if (method !== "subscription.stop") owed.ids.push(id as string | number);
+  }
+  return owed;
+}
+
+/** Whether `messages` hold everything `owed` names. */
+function answers(messages: (Message | string)[], owed: Owed): boolean {
+  if (owed.pong && !messages.includes("PONG")) return false;
+  const anonymous = messages.filter((m) => typeof m === "object" && m.id === null && errorCodeOf(m) === "PARSE_ERROR");
+  if (anonymous.length < owed.anonymousErrors) return false;
+  return owed.ids.every((id) => messages.some((m) => typeof m === "object" && m.id === id));
+}
+
+/** parseTRPCMessage's rules for one call. */
+function isWellFormedCall(message: unknown): boolean {
+  if (typeof message !== "object" || message === null || Array.isArray(message)) return false;
+  const { id, jsonrpc, method, params } = message as Message;
+  if (id !== null && !isValidRequestId(id)) return false;
+  if (jsonrpc !== undefined && jsonrpc !== "2.0") return false;
+  if (method === "subscription.stop") return true;
+  if (method !== "query" && method !== "mutation" && method !== "subscription") return false;
+  if (typeof params !== "object" || params === null || Array.isArray(params)) return false;
+  const { path, lastEventId } = params as Message;
+  return typeof path === "string" && (lastEventId === undefined || typeof lastEventId === "string");
 }

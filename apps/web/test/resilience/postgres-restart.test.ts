@@ -46,6 +46,15 @@ async function dbState(instance: Instance): Promise<string> {
   return health.db;
 }
 
+/**
+ * From start until both instances publish again: a small multiple of the worst figure measured on a
+ * two-core machine that also ran every client, Redis and Postgres (docs/reliability.md: 100 ms; up
+ * to 399 ms in repeated runs beside other work), so that a tenfold regression fails.
+ */
+const recoveryBoundMs = 1_000;
+/** How long to wait before giving up, so a slow recovery fails with its figure rather than a timeout. */
+const recoveryWaitMs = 10_000;
+
 describe("Postgres restarted under a publish stream", () => {
   it("fails publishes clearly while down, loses nothing acknowledged, and recovers by itself", async () => {
     const restarts = scale(2, 6);
@@ -73,15 +82,16 @@ describe("Postgres restarted under a publish stream", () => {
     for (let i = 0; i < restarts; i++) {
       await sleep(randomBetween(600, 1_200));
       postgres.stop();
-      const stoppedAt = Date.now();
       await sleep(1_500);
       downStates.push(await dbState(a), await dbState(b));
       postgres.start();
       const startedAt = Date.now();
       // Recovered: both instances acknowledge publishes again.
-      await Promise.all(streams.map((s) => s.firstAckAfter(startedAt, 20_000)));
+      await Promise.all(streams.map((s) => s.firstAckAfter(startedAt, recoveryWaitMs)));
       recoveries.push(Date.now() - startedAt);
-      expect(Date.now() - stoppedAt).toBeLessThan(25_000);
+      expect(recoveries.at(-1), "ms until both instances published again after Postgres started").toBeLessThan(
+        recoveryBoundMs,
+      );
     }
     await sleep(500);
     await Promise.all(streams.map((s) => s.stop()));

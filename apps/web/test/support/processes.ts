@@ -95,7 +95,10 @@ export type Instance = {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   /** Starts it again on the same port with the same settings. */
   start(): Promise<void>;
+  /** Whether the current process is alive: false once it has exited, whether stopped or crashed. */
   running(): boolean;
+  /** Exits the test did not ask for (a crash, a kill from outside), over every start of this instance. */
+  unexpectedExits(): number;
   /** The process id while it runs (to read its memory from outside, say). */
   pid(): number | undefined;
 };
@@ -113,6 +116,9 @@ export async function startInstance(options: InstanceOptions): Promise<Instance>
   const url = `http://127.0.0.1:${port}`;
   let child: ChildProcess | null = null;
   let log = "";
+  /** Processes the test is stopping on purpose; any other exit is unexpected. */
+  const stopping = new WeakSet<ChildProcess>();
+  let unexpectedExits = 0;
   const start = async () => {
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
@@ -143,6 +149,10 @@ export async function startInstance(options: InstanceOptions): Promise<Instance>
     child.stderr?.on("data", (chunk: Buffer) => {
       log += chunk.toString();
     });
+    const spawned = child;
+    spawned.once("exit", () => {
+      if (!stopping.has(spawned)) unexpectedExits++;
+    });
     const current = child;
     await waitUntil(
       `instance ${options.id}`,
@@ -163,11 +173,13 @@ export async function startInstance(options: InstanceOptions): Promise<Instance>
       if (!child) return null;
       const current = child;
       child = null;
+      stopping.add(current);
       current.kill(signal);
       return exited(current);
     },
     start,
-    running: () => child !== null,
+    running: () => child !== null && child.exitCode === null && child.signalCode === null,
+    unexpectedExits: () => unexpectedExits,
     pid: () => child?.pid,
   };
 }
