@@ -10,6 +10,12 @@ export type Connection = {
   connectedAt: number;
   /** Closes the connection because it does not read fast enough (1013). */
   closeAsSlowConsumer(): void;
+  /**
+   * For a call that ends this connection's own session: from now on the session's closing passes
+   * this connection by, and the returned function, called as the procedure's last step, closes it
+   * as signed out (4001) once the answer has gone out. The caller hears the answer before the close.
+   */
+  holdForOwnSignOut(): () => void;
 };
 
 /** What every procedure knows about its caller. Created once per HTTP request or per WebSocket connection. */

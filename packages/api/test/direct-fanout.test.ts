@@ -34,6 +34,7 @@ function fakeConnection(bufferedAmount = 0) {
     closeAsSlowConsumer: () => {
       closedAsSlow++;
     },
+    holdForOwnSignOut: () => () => {},
   } satisfies Connection;
   return { connection, socket, sent, slowCloses: () => closedAsSlow };
 }

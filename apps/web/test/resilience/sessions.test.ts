@@ -13,7 +13,7 @@ import WebSocket from "ws";
 import { type Account, connect, issueToken, newAccount } from "../support/clients";
 import { type Instance, startInstance, startRedis, type TestRedis, uniquePrefix } from "../support/processes";
 import { nextMessage } from "../support/raw-socket";
-import { answerHeartbeat } from "./support/raw-client";
+import { answerHeartbeat, authenticatedSocket } from "./support/raw-client";
 import { reportCase } from "./support/report";
 import { type BrowserSession, signInWithCredentials, signOut } from "./support/session-cookie";
 
@@ -25,6 +25,8 @@ let dropDatabase: () => Promise<void>;
 let a: Instance;
 let b: Instance;
 let anna: Account;
+/** The settings a and b share, for an instance a test starts with settings of its own. */
+let sharedEnv: Record<string, string>;
 const clients: PlauderClient[] = [];
 const sockets: WebSocket[] = [];
 
@@ -40,6 +42,7 @@ beforeAll(async () => {
     WS_HEARTBEAT_MS: String(heartbeatMs),
     REVOCATION_POLL_MS: String(revocationPollMs),
   };
+  sharedEnv = env;
   [a, b] = await Promise.all([startInstance({ id: "a", env }), startInstance({ id: "b", env })]);
   anna = await newAccount(a.url, "Anna");
 });
@@ -207,5 +210,35 @@ describe("ending a session", () => {
         "bound: poll + heartbeat interval (ms)": `${revocationPollMs} + ${heartbeatMs}`,
       },
     });
+  });
+  it("a token that logs itself out over its own socket hears the answer before the close, every time", async () => {
+    // The revoked-session sweep runs every heartbeat interval: at 25 ms it fires inside many a
+    // logout, between the revocation and the answer, as a bus announcement can.
+    const sweeping = await startInstance({ id: "c", env: { ...sharedEnv, WS_HEARTBEAT_MS: "25" } });
+    const rounds = 20;
+    const orders: string[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const { token } = await issueToken(sweeping.url, anna);
+      const socket = await authenticatedSocket(sweeping.url, token);
+      sockets.push(socket);
+      const events: string[] = [];
+      socket.on("message", (data) => {
+        const text = data.toString();
+        if (text === "PING" || text === "PONG") return;
+        const message = JSON.parse(text) as { id?: number; result?: { data?: unknown } };
+        if (message.id === 2) events.push(`answer ${JSON.stringify(message.result?.data)}`);
+      });
+      const closedWith = new Promise<number>((resolve) => socket.once("close", (code) => resolve(code)));
+      const me = nextMessage(socket, (m) => m.id === 1);
+      socket.send(JSON.stringify({ id: 1, method: "query", params: { path: "auth.me" } }));
+      await me;
+      socket.send(JSON.stringify({ id: 2, method: "mutation", params: { path: "auth.logout" } }));
+      events.push(`close ${await closedWith}`);
+      orders.push(events.join(", "));
+    }
+    // The bus announcement reaches this instance as fast as the answer is written; the caller's own
+    // socket still closes only after its answer.
+    await sweeping.stop();
+    expect(new Set(orders)).toEqual(new Set(['answer {"ended":true}, close 4001']));
   });
 });

@@ -29,7 +29,13 @@ export const authRouter = {
     const credential = ctx.credential;
     const sessionId = credential?.sessionId;
     if (sessionId && credential) {
-      await endSession({ sessionId, userId: credential.user.id, expiresAt: credential.revokeUntil });
+      // This connection closes after its answer; the bus and the sweep close the session's others.
+      const closeAfterAnswer = ctx.connection?.holdForOwnSignOut();
+      try {
+        await endSession({ sessionId, userId: credential.user.id, expiresAt: credential.revokeUntil });
+      } finally {
+        closeAfterAnswer?.();
+      }
     }
     return { ended: sessionId !== undefined };
   }),

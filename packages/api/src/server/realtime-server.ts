@@ -81,6 +81,8 @@ type SocketState = {
   presentAs: string | null;
   /** Whether it has left its address's count of unauthenticated connections. */
   authenticated: boolean;
+  /** It asked for its own logout and closes once the answer is out, not when the bus says so. */
+  closingAfterAnswer: boolean;
   /** The session or token it was opened with, so logout can find it. */
   sessionId: string | null;
   authDeadline: NodeJS.Timeout | null;
@@ -96,6 +98,7 @@ function newSocketState(connectionId: string, cookie: Credential | null, clientA
     clientAddress,
     presentAs: null,
     authenticated: false,
+    closingAfterAnswer: false,
     sessionId: null,
     authDeadline: null,
     expiresAt: 0,
@@ -165,10 +168,14 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   }
   function closeSession(sessionId: string): void {
     for (const socket of bySession.get(sessionId) ?? []) {
-      if (socket.readyState !== socket.OPEN) continue;
+      // The connection that asked for this logout closes itself after its answer (closeAsSignedOutAfterAnswer).
+      if (socket.readyState !== socket.OPEN || states.get(socket)?.closingAfterAnswer) continue;
       log.info({ session: sessionId.slice(0, 8) }, "closing a connection whose session was ended");
       socket.close(closeCodes.signedOut.code, closeCodes.signedOut.reason);
     }
+  }
+  function closeSignedOut(socket: WebSocket): void {
+    if (socket.readyState === socket.OPEN) socket.close(closeCodes.signedOut.code, closeCodes.signedOut.reason);
   }
   // Logout anywhere is announced on the bus and closes the sockets at once; the sweep, once per
   // heartbeat interval, catches an announcement the bus lost (Redis away at that moment).
@@ -249,6 +256,14 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
 
     closeAsSlowConsumer(): void {
       closeSlowConsumer(this.socket);
+    }
+
+    holdForOwnSignOut(): () => void {
+      const state = states.get(this.socket);
+      if (state) state.closingAfterAnswer = true;
+      // The answer is written when the procedure's promise settles (microtasks); a timer set in the
+      // procedure's last step runs after that.
+      return () => setTimeout(closeSignedOut, 0, this.socket);
     }
   }
 
