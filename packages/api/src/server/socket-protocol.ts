@@ -400,6 +400,8 @@ export class SocketProtocol {
         if (controller.signal.aborted) return;
         this.release(connection, id, controller);
         this.fail(connection, call, getTRPCErrorFromUnknown(cause));
+        // As the stock adapter does: a subscription that failed once started also says it stopped.
+        this.respond(connection, { id, jsonrpc, result: { type: "stopped" } });
         return;
       }
       if (controller.signal.aborted) {
