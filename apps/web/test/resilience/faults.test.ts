@@ -6,13 +6,14 @@
 import { randomUUID } from "node:crypto";
 import type { PlauderClient } from "@plauder/client";
 import { createTestPostgres } from "@plauder/db/testing";
+import { median } from "@plauder/runtime/stats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Account, connect, newAccount, type Recorder, record, sleep } from "../support/clients";
 import { type Instance, startInstance, startRedis, type TestRedis, uniquePrefix } from "../support/processes";
 import { Ledger } from "./support/ledger";
 import { scale } from "./support/profile";
 import { reportCase } from "./support/report";
-import { everyoneHas, median, randomBetween, steadyStream } from "./support/stream";
+import { everyoneHas, randomBetween, steadyStream } from "./support/stream";
 import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy";
 
 let redis: TestRedis;

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { PlauderClient } from "@plauder/client";
+import { median } from "@plauder/runtime/stats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Account, connect, newAccount, type Recorder, record, sleep } from "../support/clients";
 import { type Instance, startInstance, uniquePrefix } from "../support/processes";
@@ -12,7 +13,7 @@ import { Ledger } from "./support/ledger";
 import { type PostgresServer, startPostgresServer } from "./support/postgres-server";
 import { scale } from "./support/profile";
 import { reportCase } from "./support/report";
-import { median, randomBetween, steadyStream } from "./support/stream";
+import { randomBetween, steadyStream } from "./support/stream";
 
 let postgres: PostgresServer;
 let a: Instance;

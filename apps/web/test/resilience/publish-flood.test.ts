@@ -6,13 +6,13 @@
 import { randomUUID } from "node:crypto";
 import type { PlauderClient } from "@plauder/client";
 import { createTestPostgres } from "@plauder/db/testing";
+import { median } from "@plauder/runtime/stats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Account, connect, newAccount, type Recorder, record, sleep } from "../support/clients";
 import { type Instance, startInstance, uniquePrefix } from "../support/processes";
 import { Ledger } from "./support/ledger";
 import { scale } from "./support/profile";
 import { reportCase } from "./support/report";
-import { median } from "./support/stream";
 
 let instance: Instance;
 let dropDatabase: () => Promise<void>;

@@ -6,5 +6,5 @@ export { type BroadcastMessage, formatBroadcast, formatPingLine, formatPingSumma
 export type { CliIO } from "./io";
 export { main } from "./main";
 export { sessionExpiredMessage, validationMessage } from "./messages";
-export { percentile, summarize } from "./stats";
+export { summarize } from "./stats";
 export { usage } from "./usage";

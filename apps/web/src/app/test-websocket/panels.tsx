@@ -1,13 +1,14 @@
 "use client";
 
 import type { Broadcast, PresentUser } from "@plauder/api";
+import { percentile } from "@plauder/runtime/stats";
 import { type FormEvent, useEffect, useId, useMemo, useRef, useState } from "react";
 import { FormError } from "~/components/form-error";
 import type { ConnectionStatus, RealtimeConnection } from "~/realtime/connection";
 import { api } from "~/trpc/react";
 import type { LogKind } from "./message-log";
 import { RttChart } from "./rtt-chart";
-import { formatMs, formatTime, percentile } from "./stats";
+import { formatMs, formatTime } from "./stats";
 
 export type AddLog = (kind: LogKind, text: string) => void;
 
