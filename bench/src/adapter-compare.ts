@@ -15,9 +15,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { median } from "@plauder/runtime/stats";
+import { freePort } from "@plauder/runtime/testing";
 import WebSocket from "ws";
 import { bundleServer } from "../../apps/web/scripts/build-server";
-import { freePort } from "./ports";
 import { type Child, startChild, waitFor } from "./processes";
 import { prepareServices } from "./services";
 

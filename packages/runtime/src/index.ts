@@ -13,3 +13,4 @@ export {
 } from "./rate-limit";
 export { closeSharedRedis, createRedis, getSharedRedis } from "./redis";
 export { clearProcessSingleton, closeProcessSingleton, processSingleton } from "./singleton";
+export { withTimeout } from "./timeout";

@@ -12,6 +12,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import type { PlauderClient } from "@plauder/client";
 import { createTestPostgres } from "@plauder/db/testing";
+import { withTimeout } from "@plauder/runtime";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type WebSocket from "ws";
@@ -68,13 +69,6 @@ type ErrorAnswer = {
   id: unknown;
   error: { message: string; data: { code: string; fieldErrors?: Record<string, unknown> } };
 };
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    promise.then(resolve, reject).finally(() => clearTimeout(timer));
-  });
-}
 
 /**
  * Close codes that tell the client why. 1005 (no code) and 1006 (dropped without a close frame)
