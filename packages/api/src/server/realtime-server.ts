@@ -173,7 +173,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   // Logout anywhere is announced on the bus and closes the sockets at once; the sweep, once per
   // heartbeat interval, catches an announcement the bus lost (Redis away at that moment).
   const stopHearingEnds = onSessionEnded(closeSession);
-  const sweep = setInterval(() => {
+  const revokedSessionSweep = setInterval(() => {
     if (bySession.size === 0) return;
     revokedAmong([...bySession.keys()])
       .then((ended) => {
@@ -181,7 +181,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       })
       .catch((error: Error) => log.warn({ err: error.message }, "revoked-session sweep failed"));
   }, options.heartbeatMs);
-  sweep.unref();
+  revokedSessionSweep.unref();
   // Expiry is checked once a second for all sockets rather than by a timer per socket: each timer
   // with its own duration costs a Timeout and a timer list (about 190 bytes per connection).
   const expirySweep = setInterval(() => {
@@ -400,7 +400,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     },
     async close(graceMs = 5_000) {
       accepting = false;
-      clearInterval(sweep);
+      clearInterval(revokedSessionSweep);
       clearInterval(expirySweep);
       stopHearingEnds();
       // wsLink reconnects on this notification; clients add jitter so they do not all return at once.
