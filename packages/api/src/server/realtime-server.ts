@@ -69,7 +69,7 @@ export type RealtimeServer = {
 /**
  * What this server keeps per socket, in one record. Timers call shared functions with the socket as
  * an argument and one shared listener cleans up on close, so a connection adds no closures of its own
- * here (a server holds tens of thousands of connections; each closure costs about 100 bytes).
+ * here (a server holds tens of thousands of connections, and every closure is a heap object of its own).
  */
 type SocketState = {
   connectionId: string;
@@ -183,7 +183,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   }, options.heartbeatMs);
   revokedSessionSweep.unref();
   // Expiry is checked once a second for all sockets rather than by a timer per socket: each timer
-  // with its own duration costs a Timeout and a timer list (about 190 bytes per connection).
+  // with its own duration costs a Timeout object and a timer list per connection.
   const expirySweep = setInterval(() => {
     const now = Date.now();
     for (const socket of wss.clients) {
