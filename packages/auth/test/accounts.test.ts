@@ -2,9 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type DatabaseHandle, openDatabase, setDatabase } from "@plauder/db";
-import { migrateDatabase } from "@plauder/db/migrate";
-import { createTestPostgres } from "@plauder/db/testing";
+import { installTestDatabase, type TestDatabase } from "@plauder/db/testing";
 import { clearProcessSingleton, closeSharedRedis, resetEnv } from "@plauder/runtime";
 import { median } from "@plauder/runtime/stats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,8 +14,7 @@ describe.each([
   { name: "memory throttle", redis: false },
   { name: "Redis throttle", redis: true },
 ])("accounts on Postgres with $name", ({ redis }) => {
-  let handle: DatabaseHandle;
-  let drop: () => Promise<void>;
+  let database: TestDatabase;
 
   beforeAll(async () => {
     resetEnv();
@@ -31,17 +28,12 @@ describe.each([
     process.env.REDIS_KEY_PREFIX = `plauder-test-${randomUUID()}:`;
     if (redis) process.env.REDIS_URL = redisUrl;
     else delete process.env.REDIS_URL;
-    const database = await createTestPostgres();
-    drop = database.drop;
-    handle = openDatabase({ kind: "postgres", url: database.url });
-    await migrateDatabase(handle);
-    setDatabase(handle);
+    database = await installTestDatabase();
   });
 
   afterAll(async () => {
     await closeSharedRedis();
-    await handle.close();
-    await drop();
+    await database.close();
   });
 
   it("registers a user, and answers a taken email the same way without touching its account", async () => {
