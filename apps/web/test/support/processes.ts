@@ -198,3 +198,19 @@ export function runToExit(env: Record<string, string>): Promise<{ code: number |
 
 export const tempDataDir = () => mkdtempSync(join(tmpdir(), "plauder-it-"));
 export const uniquePrefix = () => `plauder-it-${randomUUID()}:`;
+
+/** The Redis the tests share, unless a test starts one of its own. */
+export const testRedisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+/**
+ * The settings every test instance needs: its database, Redis with a key prefix of its own, and a
+ * fresh AUTH_SECRET. Instances started with the same object share all of them, as a cluster does.
+ */
+export function instanceEnv(databaseUrl: string, redisUrl = testRedisUrl): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: uniquePrefix(),
+    AUTH_SECRET: `${randomUUID()}${randomUUID()}`,
+  };
+}
