@@ -14,9 +14,10 @@ import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { median } from "@plauder/runtime/stats";
+import { freePort } from "@plauder/runtime/testing";
 import WebSocket from "ws";
 import { bundleServer } from "../../apps/web/scripts/build-server";
-import { freePort } from "./ports";
 import { type Child, startChild, waitFor } from "./processes";
 import { prepareServices } from "./services";
 
@@ -187,10 +188,6 @@ for (let round = 1; round <= config.rounds; round++) {
 await services.cleanup();
 const minutes = (performance.now() - startedAt) / 60_000;
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-};
 const cell = (name: ServerName, key: keyof Figures, scale: number, digits: number) => {
   const values = runs[name].map((figures) => figures[key] / scale);
   return `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;

@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { basename } from "node:path";
+import { median } from "@plauder/runtime/stats";
 import { type System, systemNames, systems } from "./protocol";
 
 export type SweepPoint = {
@@ -43,12 +44,8 @@ type Meta = {
   svgPath: string | null;
 };
 
-function median(values: number[]): number {
-  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
+/** The median of the finite values (a round that did not measure a figure leaves NaN). */
+const finiteMedian = (values: number[]) => median(values.filter(Number.isFinite));
 
 function stat(values: number[], digits = 1, unit = ""): string {
   const finite = values.filter(Number.isFinite);
@@ -155,7 +152,7 @@ export function writeReport(results: RoundResult[], meta: Meta): string {
   ];
 
   const m = (system: System, pick: (r: RoundResult) => number | undefined | null) =>
-    median(of(system).map((r) => pick(r) ?? Number.NaN));
+    finiteMedian(of(system).map((r) => pick(r) ?? Number.NaN));
   const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? a / b : Number.NaN);
   const sat = (s: System) => m(s, (r) => r.saturation);
   const cpu = (s: System) => m(s, (r) => r.half?.cpuMicrosPerDelivery);

@@ -13,8 +13,9 @@ import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import type { PlauderClient } from "@plauder/client";
 import { createTestPostgres } from "@plauder/db/testing";
+import { percentile } from "@plauder/runtime/stats";
 import { connect, newAccount, sleep } from "../test/support/clients";
-import { type Instance, startInstance, startRedis, uniquePrefix } from "../test/support/processes";
+import { type Instance, instanceEnv, startInstance, startRedis } from "../test/support/processes";
 
 const { values } = parseArgs({
   options: {
@@ -27,11 +28,6 @@ const { values } = parseArgs({
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
 const subscriberCount = Number(values.subscribers);
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
-}
 
 type Result = { scenario: string; deliveries: number; expected: number; p50: number; p99: number; max: number };
 
@@ -88,10 +84,7 @@ async function measure(scenario: string, publishOn: Instance, subscribeOn: Insta
 const redis = await startRedis();
 const database = await createTestPostgres();
 const env = {
-  DATABASE_URL: database.url,
-  REDIS_URL: redis.url,
-  REDIS_KEY_PREFIX: uniquePrefix(),
-  AUTH_SECRET: `${randomUUID()}${randomUUID()}`,
+  ...instanceEnv(database.url, redis.url),
   PUBLISH_RATE_LIMIT: "1000000",
   MAX_CONNECTIONS_PER_USER: "1000",
   MAX_CONNECTIONS: "10000",

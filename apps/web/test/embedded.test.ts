@@ -7,9 +7,10 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PlauderClient } from "@plauder/client";
+import { freePort } from "@plauder/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Account, connect, newAccount, record, sleep } from "./support/clients";
-import { freePort, type Instance, runToExit, startInstance, tempDataDir } from "./support/processes";
+import { type Instance, runToExit, startInstance, tempDataDir } from "./support/processes";
 
 const dataDir = tempDataDir();
 let instance: Instance;

@@ -11,7 +11,7 @@ import { createTRPCClient, createWSClient, TRPCClientError, wsLink } from "@trpc
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type Account, connect, newAccount } from "./support/clients";
-import { type Instance, startInstance, uniquePrefix } from "./support/processes";
+import { type Instance, instanceEnv, startInstance } from "./support/processes";
 import { closed, nextMessage, rawSocket } from "./support/raw-socket";
 
 const authSecret = `${randomUUID()}${randomUUID()}`;
@@ -26,9 +26,7 @@ beforeAll(async () => {
   instance = await startInstance({
     id: "limits",
     env: {
-      DATABASE_URL: database.url,
-      REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
-      REDIS_KEY_PREFIX: uniquePrefix(),
+      ...instanceEnv(database.url),
       AUTH_SECRET: authSecret,
       MAX_CONNECTIONS: "8",
       MAX_CONNECTIONS_PER_USER: "2",

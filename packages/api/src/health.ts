@@ -1,5 +1,5 @@
 import { getDatabase } from "@plauder/db";
-import { getInstanceId, processSingleton } from "@plauder/runtime";
+import { getInstanceId, processSingleton, withTimeout } from "@plauder/runtime";
 import { getBus } from "./bus/index";
 import { createCachedProbe } from "./cached-probe";
 import { connectionCount } from "./server/connections";
@@ -11,13 +11,6 @@ export type Health = {
   db: "up" | "down";
   connections: number;
 };
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    promise.then(resolve, reject).finally(() => clearTimeout(timer));
-  });
-}
 
 /**
  * How long one database ping answers for. Short, so health follows a database that goes down or

@@ -8,6 +8,6 @@ export { tooManyRequests } from "./errors";
 export { getHealth, type Health } from "./health";
 export { metrics } from "./metrics";
 export type { PresenceEvent, PresentUser } from "./presence/index";
-export { type AppRouter, appRouter, createCaller } from "./root";
+export { type AppRouter, appRouter } from "./root";
 export { endSession, startRevocationSync } from "./sessions/end-session";
 export { logProcedureError, subscriptionPaths, subscriptionsOverHttpRefusal } from "./trpc";

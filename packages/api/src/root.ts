@@ -1,7 +1,7 @@
 import { getHealth } from "./health";
 import { authRouter } from "./router/auth";
 import { realtimeRouter } from "./router/realtime";
-import { createCallerFactory, createTRPCRouter, publicProcedure } from "./trpc";
+import { createTRPCRouter, publicProcedure } from "./trpc";
 
 export const appRouter = createTRPCRouter({
   health: publicProcedure.query(() => getHealth()),
@@ -11,5 +11,3 @@ export const appRouter = createTRPCRouter({
 
 /** The router's type: all a client needs for end-to-end type safety. */
 export type AppRouter = typeof appRouter;
-
-export const createCaller = createCallerFactory(appRouter);

@@ -28,7 +28,6 @@ const t = initTRPC.context<Context>().create({
 });
 
 export const createTRPCRouter = t.router;
-export const createCallerFactory = t.createCallerFactory;
 
 /** Logs unexpected failures once, where they happen, with who and what; never inputs (they may hold passwords). */
 export function logProcedureError({ error, path, ctx }: { error: TRPCError; path?: string; ctx?: Context }): void {

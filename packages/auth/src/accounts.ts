@@ -44,12 +44,6 @@ export async function registerAccount(
   return { ok: true, email: input.email };
 }
 
-/** Looks a user up by id (for tokens and sessions that outlive an account). */
-export async function findUserById(id: string, db: Database = getDatabase().db): Promise<AuthUser | null> {
-  const [user] = await db.select(publicColumns).from(users).where(eq(users.id, id)).limit(1);
-  return user ?? null;
-}
-
 export type LoginResult =
   | { ok: true; user: AuthUser }
   | { ok: false; reason: "invalid" }

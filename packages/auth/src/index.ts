@@ -1,5 +1,5 @@
 export { type Credential, issueAccessToken, readAccessToken, verifyAccessToken } from "./access-token";
-export { attemptLogin, findUserById, type LoginResult, type RegistrationResult, registerAccount } from "./accounts";
+export { attemptLogin, type LoginResult, type RegistrationResult, registerAccount } from "./accounts";
 export { getLoginThrottle, type LoginThrottle } from "./login-throttle";
 export { hashPassword, verifyPassword } from "./password";
 export {
@@ -12,7 +12,7 @@ export {
   stopRevocations,
 } from "./revocations";
 export { getAuthSecret, UnsafeAuthSecretError } from "./secret";
-export { sessionFromCookie, userFromSessionCookie } from "./session";
+export { sessionFromCookie } from "./session";
 export {
   type AuthUser,
   emailSchema,

@@ -2,23 +2,16 @@ import { getToken } from "next-auth/jwt";
 import type { Credential } from "./access-token";
 import { getAuthSecret } from "./secret";
 import { absoluteEnd, revocationEnd, usableSession } from "./session-lifetime";
-import type { AuthUser } from "./validators";
 
 const plainCookie = "authjs.session-token";
 const secureCookie = `__Secure-${plainCookie}`;
 
 /**
  * Reads the next-auth session cookie from a raw `Cookie` header (a WebSocket upgrade has no Next
- * request object) and returns its user, or `null` when there is no valid, unexpired session.
- */
-export async function userFromSessionCookie(cookieHeader: string | undefined): Promise<AuthUser | null> {
-  return (await sessionFromCookie(cookieHeader))?.user ?? null;
-}
-
-/**
- * {@link userFromSessionCookie} with the session's expiry (epoch ms), for connections that outlive
- * requests. The same rules as next-auth's own refresh (see next-auth-config.ts): a cookie without a
- * session id or sign-in time, past its absolute lifetime, or signed out is worth nothing.
+ * request object) and returns its user and the session's expiry (epoch ms), for connections that
+ * outlive requests; `null` when there is no valid, unexpired session. The same rules as next-auth's
+ * own refresh (see next-auth-config.ts): a cookie without a session id or sign-in time, past its
+ * absolute lifetime, or signed out is worth nothing.
  */
 export async function sessionFromCookie(cookieHeader: string | undefined): Promise<Credential | null> {
   if (!cookieHeader) return null;

@@ -1,12 +1,10 @@
 import { createHmac } from "node:crypto";
-import { type DatabaseHandle, openDatabase, setDatabase } from "@plauder/db";
-import { migrateDatabase } from "@plauder/db/migrate";
-import { createTestPostgres } from "@plauder/db/testing";
+import { installTestDatabase, type TestDatabase } from "@plauder/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueAccessToken, readAccessToken, revokeSession, stopRevocations, verifyAccessToken } from "../src/index";
 
 const user = { id: "4b0d7c36-6a7e-4d3f-9f57-3c1e0f3a9a11", email: "anna@example.com", name: "Anna" };
-let handle: DatabaseHandle;
+let database: TestDatabase | undefined;
 
 /** A JWT segment's JSON. */
 const decode = (segment: string | undefined): Record<string, unknown> =>
@@ -14,22 +12,15 @@ const decode = (segment: string | undefined): Record<string, unknown> =>
 const base64url = (value: Record<string, unknown>) => Buffer.from(JSON.stringify(value)).toString("base64url");
 const hs256 = (signingInput: string, key: string) => createHmac("sha256", key).update(signingInput).digest("base64url");
 
-let drop: () => Promise<void>;
-
 // Verifying a token consults the revocations, whose record is the database.
 beforeAll(async () => {
   process.env.AUTH_SECRET = "test-secret-that-is-long-enough-for-hs256-keys";
-  const database = await createTestPostgres();
-  drop = database.drop;
-  handle = openDatabase({ kind: "postgres", url: database.url });
-  await migrateDatabase(handle);
-  setDatabase(handle);
+  database = await installTestDatabase();
 });
 
 afterAll(async () => {
   await stopRevocations();
-  await handle?.close();
-  await drop?.();
+  await database?.close();
 });
 
 describe("access tokens", () => {

@@ -4,10 +4,10 @@
  * Each `RevocationCache` stands for one instance; they share one database as instances do.
  */
 import { randomUUID } from "node:crypto";
-import { createServer } from "node:net";
 import { type DatabaseHandle, openDatabase, revokedSessions } from "@plauder/db";
 import { migrateDatabase } from "@plauder/db/migrate";
 import { createTestPostgres } from "@plauder/db/testing";
+import { freePort } from "@plauder/runtime/testing";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RevocationCache, type RevocationCacheOptions } from "../src/revocation-cache";
@@ -16,17 +16,6 @@ let live: DatabaseHandle;
 /** A Postgres client on a port nobody listens on: the database "away". */
 let dead: DatabaseHandle;
 const caches: RevocationCache[] = [];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 beforeAll(async () => {
   dead = openDatabase({ kind: "postgres", url: `postgres://postgres@127.0.0.1:${await freePort()}/nothing` });

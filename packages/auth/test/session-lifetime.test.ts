@@ -6,9 +6,7 @@
  * a real Postgres.
  */
 import { randomUUID } from "node:crypto";
-import { type DatabaseHandle, openDatabase, setDatabase } from "@plauder/db";
-import { migrateDatabase } from "@plauder/db/migrate";
-import { createTestPostgres } from "@plauder/db/testing";
+import { installTestDatabase, type TestDatabase } from "@plauder/db/testing";
 import { resetEnv } from "@plauder/runtime";
 import type { JWT } from "next-auth/jwt";
 import { encode } from "next-auth/jwt";
@@ -20,25 +18,19 @@ const secret = "test-secret-that-is-long-enough-for-hs256-keys";
 const slidingSeconds = 600;
 const absoluteSeconds = 3_600;
 const userId = randomUUID();
-let handle: DatabaseHandle;
-let drop: () => Promise<void>;
+let database: TestDatabase | undefined;
 
 beforeAll(async () => {
   process.env.AUTH_SECRET = secret;
   process.env.SESSION_MAX_AGE_SECONDS = String(slidingSeconds);
   process.env.SESSION_ABSOLUTE_MAX_AGE_SECONDS = String(absoluteSeconds);
   resetEnv();
-  const database = await createTestPostgres();
-  drop = database.drop;
-  handle = openDatabase({ kind: "postgres", url: database.url });
-  await migrateDatabase(handle);
-  setDatabase(handle);
+  database = await installTestDatabase();
 });
 
 afterAll(async () => {
   await stopRevocations();
-  await handle?.close();
-  await drop?.();
+  await database?.close();
 });
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);

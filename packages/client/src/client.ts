@@ -1,5 +1,6 @@
 import type { AppRouter } from "@plauder/api";
 import { credentialsEndedCodes } from "@plauder/api/close-codes";
+import { jitteredBackoff } from "@plauder/runtime/backoff";
 import {
   createTRPCClient,
   createWSClient,
@@ -10,7 +11,6 @@ import {
 } from "@trpc/client";
 import { observable } from "@trpc/server/observable";
 import WebSocket from "ws";
-import { jitteredBackoff } from "./backoff";
 
 export { jitteredBackoff };
 

@@ -1,4 +1,4 @@
-export { jitteredBackoff } from "./backoff";
+export { jitteredBackoff } from "@plauder/runtime/backoff";
 export {
   type CredentialsEnded,
   createPlauderClient,

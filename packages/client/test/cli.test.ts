@@ -9,17 +9,16 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   type BroadcastMessage,
   type CliIO,
-  describeError,
   exitCodes,
   formatBroadcast,
   formatPingLine,
   formatPingSummary,
   main,
   parseInvocation,
-  percentile,
   printable,
   sessionExpiredMessage,
   summarize,
+  toCliError,
   UsageError,
   usage,
   validationMessage,
@@ -188,12 +187,9 @@ describe("round-trip statistics", () => {
     expect(summarize([])).toBeNull();
   });
 
-  it("picks the 99th of 100 and the 198th of 200", () => {
-    const hundred = Array.from({ length: 100 }, (_, i) => i + 1);
-    expect(percentile(hundred, 99)).toBe(99);
-    const twoHundred = Array.from({ length: 200 }, (_, i) => i + 1);
-    expect(percentile(twoHundred, 99)).toBe(198);
-    expect(summarize(twoHundred.reverse())?.median).toBe(100.5);
+  it("takes the 198th of 200 as p99 and the mean of the middle two as median", () => {
+    const twoHundred = Array.from({ length: 200 }, (_, i) => 200 - i);
+    expect(summarize(twoHundred)).toEqual({ count: 200, min: 1, median: 100.5, p99: 198, max: 200 });
   });
 
   it("formats pongs and the summary", () => {
@@ -363,14 +359,14 @@ describe("main: missing or expired sign-in", () => {
   });
 });
 
-describe("describeError", () => {
+describe("toCliError", () => {
   const serverError = (code: string, message: string, extra: Record<string, unknown> = {}) =>
     TRPCClientError.from({ error: { code: -32600, message, data: { code, ...extra } } });
   const stored = { url: "http://plauder.test", auth: { kind: "token", token: "t", source: "stored" } } as const;
 
   it("tells a token that the server ended to sign in again, exit 2", () => {
     const ended = (code: number, reason: string) =>
-      describeError(TRPCClientError.from(new CredentialsEndedError({ code, reason })));
+      toCliError(TRPCClientError.from(new CredentialsEndedError({ code, reason })));
     expect(ended(4001, "Signed out")).toMatchObject({
       message: "This session was signed out; run `plauder login` again",
       exitCode: 2,
@@ -385,7 +381,7 @@ describe("describeError", () => {
     const issues = JSON.stringify([
       { code: "too_big", path: ["text"], message: "Text must be at most 4096 characters" },
     ]);
-    const error = describeError(
+    const error = toCliError(
       serverError("BAD_REQUEST", issues, { fieldErrors: { text: ["Text must be at most 4096 characters"] } }),
     );
     expect(error).toMatchObject({ message: "Text must be at most 4096 characters", exitCode: 1 });
@@ -394,11 +390,11 @@ describe("describeError", () => {
   });
 
   it("maps rate limits to exit 4 with the wait", () => {
-    expect(describeError(serverError("TOO_MANY_REQUESTS", "slow", { retryAfter: 7 }))).toMatchObject({
+    expect(toCliError(serverError("TOO_MANY_REQUESTS", "slow", { retryAfter: 7 }))).toMatchObject({
       message: "Rate limited; try again in 7 s",
       exitCode: 4,
     });
-    expect(describeError(new RateLimitedError("x", 30))).toMatchObject({
+    expect(toCliError(new RateLimitedError("x", 30))).toMatchObject({
       message: "Rate limited; try again in 30 s",
       exitCode: 4,
     });
@@ -407,12 +403,12 @@ describe("describeError", () => {
   it("maps UNAUTHORIZED by where the token came from", () => {
     const now = Date.now();
     const expired = { ...stored, auth: { ...stored.auth, expiresAt: now - 1 } };
-    expect(describeError(serverError("UNAUTHORIZED", "Sign in"), expired, now)).toMatchObject({
+    expect(toCliError(serverError("UNAUTHORIZED", "Sign in"), expired, now)).toMatchObject({
       message: sessionExpiredMessage,
       exitCode: 2,
     });
     const fromEnv = { url: "http://x.test", auth: { kind: "token", token: "t", source: "env" } } as const;
-    expect(describeError(serverError("UNAUTHORIZED", "Sign in"), fromEnv, now)).toMatchObject({
+    expect(toCliError(serverError("UNAUTHORIZED", "Sign in"), fromEnv, now)).toMatchObject({
       message: expect.stringContaining("PLAUDER_TOKEN"),
       exitCode: 2,
     });
@@ -420,15 +416,15 @@ describe("describeError", () => {
 
   it("maps unreachable servers and lost sockets to exit 3", () => {
     const unreachable = new ServerUnreachableError("Cannot reach the Plauder server at http://x.test (ECONNREFUSED)");
-    expect(describeError(unreachable)).toMatchObject({ message: unreachable.message, exitCode: 3 });
-    expect(describeError(TRPCClientError.from(new Error("WebSocket closed")), stored)).toMatchObject({
+    expect(toCliError(unreachable)).toMatchObject({ message: unreachable.message, exitCode: 3 });
+    expect(toCliError(TRPCClientError.from(new Error("WebSocket closed")), stored)).toMatchObject({
       message: "Lost the connection to the Plauder server at http://plauder.test",
       exitCode: 3,
     });
   });
 
   it("labels anything else as unexpected", () => {
-    expect(describeError(new TypeError("boom"))).toMatchObject({ message: "Unexpected error: boom", exitCode: 1 });
+    expect(toCliError(new TypeError("boom"))).toMatchObject({ message: "Unexpected error: boom", exitCode: 1 });
   });
 });
 

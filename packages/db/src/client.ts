@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
-import { clearProcessSingleton, getEnv, getLogger, processSingleton } from "@plauder/runtime";
+import { clearProcessSingleton, closeProcessSingleton, getEnv, getLogger, processSingleton } from "@plauder/runtime";
 import { sql } from "drizzle-orm";
 import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres";
 import { migrate as migrateNodePg } from "drizzle-orm/node-postgres/migrator";
@@ -119,8 +119,5 @@ export function setDatabase(handle: DatabaseHandle): void {
 
 /** Closes the process's database if it was opened. */
 export async function closeDatabase(): Promise<void> {
-  const key = Symbol.for("plauder.database");
-  const handle = (globalThis as Record<symbol, unknown>)[key] as DatabaseHandle | undefined;
-  clearProcessSingleton("database");
-  await handle?.close();
+  await closeProcessSingleton<DatabaseHandle>("database", (handle) => handle.close());
 }

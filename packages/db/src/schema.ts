@@ -62,6 +62,4 @@ export const revokedSessions = pgTable(
   ],
 );
 
-export type User = typeof users.$inferSelect;
-export type NewUser = typeof users.$inferInsert;
 export type StoredBroadcast = typeof broadcasts.$inferSelect;

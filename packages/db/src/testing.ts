@@ -1,5 +1,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { type DatabaseHandle, openDatabase, setDatabase } from "./client";
+import { migrateDatabase } from "./migrate";
 
 /** The server tests create their throwaway databases on; trust auth on localhost by default. */
 export const adminDatabaseUrl = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -30,6 +32,24 @@ export async function createTestPostgres(): Promise<{ url: string; drop(): Promi
       await client.connect();
       await client.query(`drop database if exists "${name}" with (force)`);
       await client.end();
+    },
+  };
+}
+
+/** A test file's own database: its open handle, and `close`, which closes it and drops the database. */
+export type TestDatabase = { handle: DatabaseHandle; close(): Promise<void> };
+
+/** A migrated Postgres database of the test file's own, installed as the process's database (see setDatabase). */
+export async function installTestDatabase(): Promise<TestDatabase> {
+  const database = await createTestPostgres();
+  const handle = openDatabase({ kind: "postgres", url: database.url });
+  await migrateDatabase(handle);
+  setDatabase(handle);
+  return {
+    handle,
+    async close() {
+      await handle.close();
+      await database.drop();
     },
   };
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { clearProcessSingleton, processSingleton } from "./singleton";
 
 /** Reads a positive integer setting, so "abc" or "-1" fail loudly at start instead of misbehaving later. */
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -104,17 +105,12 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
   return { ...env, APP_URL: env.APP_URL ?? `http://localhost:${env.PORT}` };
 }
 
-const cacheKey = Symbol.for("plauder.env");
-type EnvHolder = { [cacheKey]?: Env };
-
 /** The process's settings, parsed once from `process.env` on first use. */
 export function getEnv(): Env {
-  const holder = globalThis as EnvHolder;
-  holder[cacheKey] ??= parseEnv(process.env);
-  return holder[cacheKey];
+  return processSingleton("env", () => parseEnv(process.env));
 }
 
 /** Forgets the parsed settings so the next {@link getEnv} reads `process.env` again (start-up and tests). */
 export function resetEnv(): void {
-  delete (globalThis as EnvHolder)[cacheKey];
+  clearProcessSingleton("env");
 }

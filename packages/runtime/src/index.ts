@@ -12,4 +12,5 @@ export {
   type RateLimitResult,
 } from "./rate-limit";
 export { closeSharedRedis, createRedis, getSharedRedis } from "./redis";
-export { clearProcessSingleton, processSingleton } from "./singleton";
+export { clearProcessSingleton, closeProcessSingleton, processSingleton } from "./singleton";
+export { withTimeout } from "./timeout";

@@ -1,7 +1,7 @@
 import { Redis, type RedisOptions } from "ioredis";
 import { getEnv } from "./env";
 import { getLogger } from "./logger";
-import { clearProcessSingleton, processSingleton } from "./singleton";
+import { closeProcessSingleton, processSingleton } from "./singleton";
 
 /** Opens a Redis connection that reconnects by itself and logs state changes without the URL (it may hold a password). */
 export function createRedis(url: string, role: string, options: RedisOptions = {}): Redis {
@@ -34,9 +34,7 @@ export function getSharedRedis(): Redis | null {
   });
 }
 
-/** Closes the shared command connection, if any. */
+/** Closes the shared command connection, if one was opened. */
 export async function closeSharedRedis(): Promise<void> {
-  const redis = getSharedRedis();
-  clearProcessSingleton("redis.commands");
-  if (redis) await redis.quit().catch(() => redis.disconnect());
+  await closeProcessSingleton<Redis | null>("redis.commands", (redis) => redis?.quit().catch(() => redis.disconnect()));
 }

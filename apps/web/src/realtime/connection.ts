@@ -1,6 +1,6 @@
 import type { AppRouter } from "@plauder/api";
 import { credentialsEndedCodes } from "@plauder/api/close-codes";
-import { jitteredBackoff } from "@plauder/client/backoff";
+import { jitteredBackoff } from "@plauder/runtime/backoff";
 import { createWSClient, type TRPCClient, TRPCClientError } from "@trpc/client";
 import { observable } from "@trpc/server/observable";
 

@@ -3,16 +3,16 @@
  * instances SIGTERMed and SIGKILLed behind a load balancer. A client-side ledger checks that every
  * acknowledged broadcast reached every subscriber exactly once, in order.
  */
-import { randomUUID } from "node:crypto";
 import type { PlauderClient } from "@plauder/client";
 import { createTestPostgres } from "@plauder/db/testing";
+import { median } from "@plauder/runtime/stats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Account, connect, newAccount, type Recorder, record, sleep } from "../support/clients";
-import { type Instance, startInstance, startRedis, type TestRedis, uniquePrefix } from "../support/processes";
+import { type Instance, instanceEnv, startInstance, startRedis, type TestRedis } from "../support/processes";
 import { Ledger } from "./support/ledger";
 import { scale } from "./support/profile";
 import { reportCase } from "./support/report";
-import { everyoneHas, median, randomBetween, steadyStream } from "./support/stream";
+import { everyoneHas, randomBetween, steadyStream } from "./support/stream";
 import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy";
 
 let redis: TestRedis;
@@ -29,10 +29,7 @@ beforeAll(async () => {
   const database = await createTestPostgres();
   dropDatabase = database.drop;
   const env = {
-    DATABASE_URL: database.url,
-    REDIS_URL: redis.url,
-    REDIS_KEY_PREFIX: uniquePrefix(),
-    AUTH_SECRET: `${randomUUID()}${randomUUID()}`,
+    ...instanceEnv(database.url, redis.url),
     PUBLISH_RATE_LIMIT: "100000",
     MAX_CONNECTIONS_PER_USER: "100",
   };

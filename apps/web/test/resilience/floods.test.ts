@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import type { Diagnostics } from "@plauder/api";
 import type { PlauderClient } from "@plauder/client";
 import { createTestPostgres } from "@plauder/db/testing";
+import { median, percentile } from "@plauder/runtime/stats";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type WebSocket from "ws";
@@ -27,7 +28,6 @@ import {
 } from "./support/raw-client";
 import { mb, reportCase } from "./support/report";
 import { signInWithCredentials } from "./support/session-cookie";
-import { median } from "./support/stream";
 import { startTcpProxy } from "./support/tcp-proxy";
 
 const maxConnections = scale(60, 400);
@@ -101,10 +101,7 @@ function latencies(recorders: Recorder[], fromIndex: number[]): number[] {
   );
 }
 
-const p99 = (values: number[]) => {
-  const sorted = [...values].sort((x, y) => x - y);
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] ?? 0;
-};
+const p99 = (values: number[]) => percentile(values, 99);
 
 describe("floods and slow clients", () => {
   it("a connection storm past MAX_CONNECTIONS: the excess gets 503, the admitted keep working", async () => {

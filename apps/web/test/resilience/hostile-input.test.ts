@@ -9,15 +9,16 @@
  * WS_MAX_PAYLOAD is 1 MiB here, so nesting and batches reach the server instead of being cut by the
  * frame limit.
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { PlauderClient } from "@plauder/client";
 import { createTestPostgres } from "@plauder/db/testing";
+import { withTimeout } from "@plauder/runtime";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type WebSocket from "ws";
 import { type Account, connect, newAccount, publishOverHttp } from "../support/clients";
 import { readMetrics } from "../support/metrics";
-import { type Instance, startInstance, uniquePrefix } from "../support/processes";
+import { type Instance, instanceEnv, startInstance } from "../support/processes";
 import { rawSocket } from "../support/raw-socket";
 import { heavy, scale } from "./support/profile";
 import { reportCase } from "./support/report";
@@ -38,10 +39,7 @@ beforeAll(async () => {
   instance = await startInstance({
     id: instanceId,
     env: {
-      DATABASE_URL: database.url,
-      REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
-      REDIS_KEY_PREFIX: uniquePrefix(),
-      AUTH_SECRET: `${randomUUID()}${randomUUID()}`,
+      ...instanceEnv(database.url),
       WS_MAX_PAYLOAD: String(payloadLimit),
       // The fuzz run reconnects whenever the server closes its socket; closes are counted off
       // asynchronously, so leave the attacker some headroom over the default 10.
@@ -68,13 +66,6 @@ type ErrorAnswer = {
   id: unknown;
   error: { message: string; data: { code: string; fieldErrors?: Record<string, unknown> } };
 };
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    promise.then(resolve, reject).finally(() => clearTimeout(timer));
-  });
-}
 
 /**
  * Close codes that tell the client why. 1005 (no code) and 1006 (dropped without a close frame)

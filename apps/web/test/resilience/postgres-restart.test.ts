@@ -3,16 +3,16 @@
  * publishes fail with a clear, typed error while it is down, nothing acknowledged is lost, and the
  * instances recover by themselves (no restart of theirs).
  */
-import { randomUUID } from "node:crypto";
 import type { PlauderClient } from "@plauder/client";
+import { median } from "@plauder/runtime/stats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Account, connect, newAccount, type Recorder, record, sleep } from "../support/clients";
-import { type Instance, startInstance, uniquePrefix } from "../support/processes";
+import { type Instance, instanceEnv, startInstance } from "../support/processes";
 import { Ledger } from "./support/ledger";
 import { type PostgresServer, startPostgresServer } from "./support/postgres-server";
 import { scale } from "./support/profile";
 import { reportCase } from "./support/report";
-import { median, randomBetween, steadyStream } from "./support/stream";
+import { randomBetween, steadyStream } from "./support/stream";
 
 let postgres: PostgresServer;
 let a: Instance;
@@ -24,10 +24,7 @@ const clients: PlauderClient[] = [];
 beforeAll(async () => {
   postgres = await startPostgresServer();
   const env = {
-    DATABASE_URL: postgres.url,
-    REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
-    REDIS_KEY_PREFIX: uniquePrefix(),
-    AUTH_SECRET: `${randomUUID()}${randomUUID()}`,
+    ...instanceEnv(postgres.url),
     PUBLISH_RATE_LIMIT: "100000",
     MAX_CONNECTIONS_PER_USER: "100",
   };

@@ -3,16 +3,15 @@
  * user): it is throttled with a typed error and a retry time, keeps its connection, and nobody
  * else's publishes or deliveries suffer.
  */
-import { randomUUID } from "node:crypto";
 import type { PlauderClient } from "@plauder/client";
 import { createTestPostgres } from "@plauder/db/testing";
+import { median } from "@plauder/runtime/stats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Account, connect, newAccount, type Recorder, record, sleep } from "../support/clients";
-import { type Instance, startInstance, uniquePrefix } from "../support/processes";
+import { type Instance, instanceEnv, startInstance } from "../support/processes";
 import { Ledger } from "./support/ledger";
 import { scale } from "./support/profile";
 import { reportCase } from "./support/report";
-import { median } from "./support/stream";
 
 let instance: Instance;
 let dropDatabase: () => Promise<void>;
@@ -26,10 +25,7 @@ beforeAll(async () => {
   instance = await startInstance({
     id: "rate",
     env: {
-      DATABASE_URL: database.url,
-      REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
-      REDIS_KEY_PREFIX: uniquePrefix(),
-      AUTH_SECRET: `${randomUUID()}${randomUUID()}`,
+      ...instanceEnv(database.url),
     },
   });
   [flooder, honest] = await Promise.all([newAccount(instance.url, "Flooder"), newAccount(instance.url, "Honest")]);

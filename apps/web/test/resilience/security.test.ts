@@ -11,7 +11,7 @@ import { createTestPostgres } from "@plauder/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type Account, newAccount } from "../support/clients";
-import { type Instance, startInstance, uniquePrefix } from "../support/processes";
+import { type Instance, instanceEnv, startInstance } from "../support/processes";
 import type { Handshake } from "../support/raw-socket";
 import { reportCase } from "./support/report";
 import { postCredentials } from "./support/session-cookie";
@@ -33,9 +33,7 @@ beforeAll(async () => {
   instance = await startInstance({
     id: "security",
     env: {
-      DATABASE_URL: database.url,
-      REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
-      REDIS_KEY_PREFIX: uniquePrefix(),
+      ...instanceEnv(database.url),
       AUTH_SECRET: authSecret,
       LOGIN_MAX_ATTEMPTS: String(loginMaxAttempts),
       LOGIN_WINDOW_SECONDS: String(loginWindowSeconds),

@@ -9,11 +9,11 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createTestPostgres } from "@plauder/db/testing";
+import { freePort } from "@plauder/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type Account, issueToken, newAccount, sleep } from "../support/clients";
 import {
-  freePort,
   type Instance,
   startInstance,
   startRedis,

@@ -4,14 +4,13 @@
  * revocations in Postgres and one heartbeat interval when the bus loses the announcement. The
  * person's other sessions stay connected.
  */
-import { randomUUID } from "node:crypto";
 import type { CredentialsEnded, PlauderClient } from "@plauder/client";
 import { createTestPostgres } from "@plauder/db/testing";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type Account, connect, issueToken, newAccount } from "../support/clients";
-import { type Instance, startInstance, startRedis, type TestRedis, uniquePrefix } from "../support/processes";
+import { type Instance, instanceEnv, startInstance, startRedis, type TestRedis } from "../support/processes";
 import { nextMessage } from "../support/raw-socket";
 import { answerHeartbeat, authenticatedSocket } from "./support/raw-client";
 import { reportCase } from "./support/report";
@@ -35,10 +34,7 @@ beforeAll(async () => {
   const database = await createTestPostgres();
   dropDatabase = database.drop;
   const env = {
-    DATABASE_URL: database.url,
-    REDIS_URL: redis.url,
-    REDIS_KEY_PREFIX: uniquePrefix(),
-    AUTH_SECRET: `${randomUUID()}${randomUUID()}`,
+    ...instanceEnv(database.url, redis.url),
     WS_HEARTBEAT_MS: String(heartbeatMs),
     REVOCATION_POLL_MS: String(revocationPollMs),
   };

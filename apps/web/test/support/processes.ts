@@ -1,23 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "@plauder/runtime/testing";
 import { testMetricsToken } from "./metrics";
 import { appDir, serverArgs } from "./server-command";
-
-/** A port nobody listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, alive = () => true) {
   const deadline = Date.now() + timeoutMs;
@@ -209,3 +198,19 @@ export function runToExit(env: Record<string, string>): Promise<{ code: number |
 
 export const tempDataDir = () => mkdtempSync(join(tmpdir(), "plauder-it-"));
 export const uniquePrefix = () => `plauder-it-${randomUUID()}:`;
+
+/** The Redis the tests share, unless a test starts one of its own. */
+export const testRedisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+/**
+ * The settings every test instance needs: its database, Redis with a key prefix of its own, and a
+ * fresh AUTH_SECRET. Instances started with the same object share all of them, as a cluster does.
+ */
+export function instanceEnv(databaseUrl: string, redisUrl = testRedisUrl): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: uniquePrefix(),
+    AUTH_SECRET: `${randomUUID()}${randomUUID()}`,
+  };
+}

@@ -37,8 +37,4 @@ export class ChannelHandlers {
     for (const handlers of this.byChannel.values()) total += handlers.size;
     return total;
   }
-
-  channels(): string[] {
-    return [...this.byChannel.keys()];
-  }
 }

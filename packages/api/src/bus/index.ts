@@ -1,4 +1,4 @@
-import { clearProcessSingleton, getEnv, processSingleton } from "@plauder/runtime";
+import { closeProcessSingleton, getEnv, processSingleton } from "@plauder/runtime";
 import type { Bus } from "./bus";
 import { createMemoryBus } from "./memory-bus";
 import { createRedisBus } from "./redis-bus";
@@ -15,9 +15,7 @@ export function getBus(): Bus {
   });
 }
 
+/** Closes the process's bus if it was opened. */
 export async function closeBus(): Promise<void> {
-  const key = Symbol.for("plauder.bus");
-  const bus = (globalThis as Record<symbol, unknown>)[key] as Bus | undefined;
-  clearProcessSingleton("bus");
-  await bus?.close();
+  await closeProcessSingleton<Bus>("bus", (bus) => bus.close());
 }

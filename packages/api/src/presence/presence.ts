@@ -66,7 +66,7 @@ export class Presence {
       for (const value of values) if (value) this.onSnapshot(value);
     }
     this.timer = setInterval(() => {
-      this.sweep();
+      this.dropExpiredInstances();
       void this.announce();
     }, this.heartbeatMs);
     this.timer.unref();
@@ -152,7 +152,8 @@ export class Presence {
     this.recompute();
   }
 
-  private sweep(): void {
+  /** Forgets other instances whose last snapshot has expired (they stopped announcing). */
+  private dropExpiredInstances(): void {
     const now = Date.now();
     let expired = false;
     for (const [instanceId, entry] of this.remote) {

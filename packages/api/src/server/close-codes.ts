@@ -1,13 +1,11 @@
 /**
- * WebSocket close codes this server uses (also listed in docs/realtime.md). Plain constants with no
+ * WebSocket close codes this server sends (also listed in docs/realtime.md). Plain constants with no
  * imports, so clients (the browser app, the typed client and CLI) read them from here too
- * (`@plauder/api/close-codes`).
+ * (`@plauder/api/close-codes`). 1009 (a frame over WS_MAX_PAYLOAD) is not here: ws sends it itself.
  */
 export const closeCodes = {
   /** The server is shutting down; reconnect (to another instance). */
   goingAway: { code: 1001, reason: "Server shutting down" },
-  /** An inbound frame exceeded WS_MAX_PAYLOAD (sent by ws itself). */
-  messageTooBig: { code: 1009, reason: "Message too big" },
   /** The client did not read fast enough: its unsent data exceeded WS_MAX_BUFFERED. */
   slowConsumer: { code: 1013, reason: "Slow consumer: too much unsent data" },
   /** The session or token the connection was opened with has expired; reconnect with a fresh one. */

@@ -69,7 +69,7 @@ export type RealtimeServer = {
 /**
  * What this server keeps per socket, in one record. Timers call shared functions with the socket as
  * an argument and one shared listener cleans up on close, so a connection adds no closures of its own
- * here (a server holds tens of thousands of connections; each closure costs about 100 bytes).
+ * here (a server holds tens of thousands of connections, and every closure is a heap object of its own).
  */
 type SocketState = {
   connectionId: string;
@@ -180,7 +180,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   // Logout anywhere is announced on the bus and closes the sockets at once; the sweep, once per
   // heartbeat interval, catches an announcement the bus lost (Redis away at that moment).
   const stopHearingEnds = onSessionEnded(closeSession);
-  const sweep = setInterval(() => {
+  const revokedSessionSweep = setInterval(() => {
     if (bySession.size === 0) return;
     revokedAmong([...bySession.keys()])
       .then((ended) => {
@@ -188,9 +188,9 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       })
       .catch((error: Error) => log.warn({ err: error.message }, "revoked-session sweep failed"));
   }, options.heartbeatMs);
-  sweep.unref();
+  revokedSessionSweep.unref();
   // Expiry is checked once a second for all sockets rather than by a timer per socket: each timer
-  // with its own duration costs a Timeout and a timer list (about 190 bytes per connection).
+  // with its own duration costs a Timeout object and a timer list per connection.
   const expirySweep = setInterval(() => {
     const now = Date.now();
     for (const socket of wss.clients) {
@@ -415,7 +415,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     },
     async close(graceMs = 5_000) {
       accepting = false;
-      clearInterval(sweep);
+      clearInterval(revokedSessionSweep);
       clearInterval(expirySweep);
       stopHearingEnds();
       // wsLink reconnects on this notification; clients add jitter so they do not all return at once.

@@ -26,8 +26,4 @@ export class UserConnections {
     connections?.delete(connectionId);
     if (connections?.size === 0) this.byUser.delete(userId);
   }
-
-  count(userId: string): number {
-    return this.byUser.get(userId)?.size ?? 0;
-  }
 }

@@ -1,9 +1,9 @@
 import { closeCodes, credentialsEndedCodes } from "@plauder/api/close-codes";
 import type { CredentialsEnded } from "../client";
 import { ServerUnreachableError } from "../errors";
-import { credentialsEndedError } from "./describe-error";
 import { CliError, exitCodes } from "./exit-codes";
 import { unreachableMessage } from "./messages";
+import { credentialsEndedError } from "./to-cli-error";
 
 /** One-shot commands give up on a connection that stays lost; long-lived ones wait for it to return. */
 export type WatchMode = "one-shot" | "long-lived";

@@ -1,10 +1,10 @@
 // The CLI's entry point for the `plauder` binary, and the parts the tests check on their own.
 export { parseInvocation } from "./arguments";
-export { describeError } from "./describe-error";
 export { exitCodes, UsageError } from "./exit-codes";
 export { type BroadcastMessage, formatBroadcast, formatPingLine, formatPingSummary, printable } from "./format";
 export type { CliIO } from "./io";
 export { main } from "./main";
 export { sessionExpiredMessage, validationMessage } from "./messages";
-export { percentile, summarize } from "./stats";
+export { summarize } from "./stats";
+export { toCliError } from "./to-cli-error";
 export { usage } from "./usage";

@@ -6,10 +6,10 @@ import { logoutCommand } from "./commands/logout";
 import { pingCommand } from "./commands/ping";
 import { publishCommand } from "./commands/publish";
 import { whoamiCommand } from "./commands/whoami";
-import { describeError } from "./describe-error";
 import { exitCodes } from "./exit-codes";
 import { type CliIO, defaultIO, processInterrupt, writers } from "./io";
 import { resolveTarget } from "./target";
+import { toCliError } from "./to-cli-error";
 import { usage } from "./usage";
 
 type ConnectedInvocation = Exclude<Invocation, { command: "help" | "login" | "logout" }>;
@@ -32,7 +32,7 @@ async function runConnected(invocation: ConnectedInvocation, io: CliIO): Promise
         return await listenCommand(invocation, target, io, out);
     }
   } catch (error) {
-    throw describeError(error, target, io.now());
+    throw toCliError(error, target, io.now());
   }
 }
 
@@ -63,7 +63,7 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
   try {
     invocation = parseInvocation(argv);
   } catch (error) {
-    const { message, exitCode } = describeError(error);
+    const { message, exitCode } = toCliError(error);
     resolved.stderr(`${message}\n\n${usage}`);
     return exitCode;
   }
@@ -73,7 +73,7 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
   try {
     return await run(invocation, resolved);
   } catch (error) {
-    const { message, exitCode } = describeError(error, undefined, resolved.now());
+    const { message, exitCode } = toCliError(error, undefined, resolved.now());
     resolved.stderr(`${message}\n`);
     return exitCode;
   } finally {

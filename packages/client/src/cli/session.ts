@@ -1,4 +1,4 @@
-import { jitteredBackoff } from "../backoff";
+import { jitteredBackoff } from "@plauder/runtime/backoff";
 import type { PlauderClient } from "../client";
 import { ServerUnreachableError } from "../errors";
 import { httpBase } from "../login";

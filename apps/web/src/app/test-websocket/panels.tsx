@@ -1,20 +1,22 @@
 "use client";
 
 import type { Broadcast, PresentUser } from "@plauder/api";
+import { percentile } from "@plauder/runtime/stats";
 import { type FormEvent, useEffect, useId, useMemo, useRef, useState } from "react";
 import { FormError } from "~/components/form-error";
 import type { ConnectionStatus, RealtimeConnection } from "~/realtime/connection";
 import { api } from "~/trpc/react";
 import type { LogKind } from "./message-log";
 import { RttChart } from "./rtt-chart";
-import { formatMs, formatTime, percentile } from "./stats";
+import { formatMs, formatTime } from "./stats";
 
 export type AddLog = (kind: LogKind, text: string) => void;
 
 /** What the ping and echo panels need: the connection to call through, whether it is up, and the log. */
 type ProbeProps = { connection: RealtimeConnection; online: boolean; addLog: AddLog };
 
-const maxEchoLength = 4096;
+/** The server's limit on echo and broadcast text (the `text` input in packages/api/src/router/realtime.ts). */
+const maxTextLength = 4096;
 
 /** A readable sentence for a tRPC error: the field's validation message when there is one. */
 export function errorMessage(error: unknown): string {
@@ -142,7 +144,7 @@ export function EchoPanel({ connection, online, addLog }: ProbeProps) {
     );
   };
 
-  const tooLong = text.length > maxEchoLength;
+  const tooLong = text.length > maxTextLength;
   return (
     <section className="panel" aria-labelledby="echo-heading">
       <h2 id="echo-heading">Echo</h2>
@@ -158,7 +160,7 @@ export function EchoPanel({ connection, online, addLog }: ProbeProps) {
         />
         <div className="row row-between">
           <span id={`${inputId}-count`} className={tooLong ? "count count-over" : "count"}>
-            {text.length} / {maxEchoLength}
+            {text.length} / {maxTextLength}
           </span>
           <button type="submit" className="button" disabled={!online || text.length === 0}>
             Echo
@@ -243,7 +245,7 @@ export function BroadcastPanel({
           className="input grow"
           placeholder="Message everyone…"
           value={text}
-          maxLength={maxEchoLength}
+          maxLength={maxTextLength}
           onChange={(event) => setText(event.target.value)}
         />
         <button type="submit" className="button" disabled={!online || publish.isPending || !text.trim()}>

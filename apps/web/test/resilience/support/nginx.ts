@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort } from "../../support/processes";
+import { freePort } from "@plauder/runtime/testing";
 
 const shippedConfig = join(dirname(fileURLToPath(import.meta.url)), "../../../../../deploy/nginx.conf");
 

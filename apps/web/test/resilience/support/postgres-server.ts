@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "../../support/processes";
+import { freePort } from "@plauder/runtime/testing";
 
 /**
  * A PostgreSQL server of the test's own (initdb into a temporary directory, its own port), so the

@@ -1,6 +1,7 @@
 /**
  * How hard the resilience suite pushes. The short form runs with every `npm test`; the heavy form
- * (`npm run test:resilience:heavy`) repeats faults more often and holds more connections.
+ * (`RESILIENCE_PROFILE=heavy`, which `npm run reliability` sets) repeats faults more often and holds
+ * more connections.
  */
 export const heavy = process.env.RESILIENCE_PROFILE === "heavy";
 

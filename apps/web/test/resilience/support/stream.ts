@@ -58,8 +58,3 @@ export async function everyoneHas(recorders: Recorder[], id: string, since: numb
 }
 
 export const randomBetween = (min: number, max: number) => min + Math.random() * (max - min);
-
-export const median = (values: number[]) => {
-  const sorted = [...values].sort((x, y) => x - y);
-  return sorted.length ? (sorted[Math.floor(sorted.length / 2)] as number) : 0;
-};

@@ -75,7 +75,7 @@ function describeServerError(
 }
 
 /** One line and an exit code for anything a command may throw. */
-export function describeError(error: unknown, target?: Target, now: number = Date.now()): CliError {
+export function toCliError(error: unknown, target?: Target, now: number = Date.now()): CliError {
   if (error instanceof CliError) return error;
   if (error instanceof CredentialsFileError) return new CliError(error.message, exitCodes.auth);
   if (error instanceof InvalidCredentialsError) return new CliError(error.message, exitCodes.auth);

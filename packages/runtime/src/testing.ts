@@ -3,6 +3,7 @@ import { createServer } from "node:net";
 /**
  * A TCP port nobody listens on right now, as the kernel hands it out. Fixed ranges collide with
  * whatever else runs on the machine (a message broker on 4222, say) and fail a run at random.
+ * For tests and the benchmark (`@plauder/runtime/testing`).
  */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
