@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type Account, newAccount, publishOverHttp, sleep } from "../support/clients";
 import { type Instance, startInstance, uniquePrefix } from "../support/processes";
-import { closed, nextMessage } from "../support/raw-socket";
+import { closed, nextMessage, rawSocket } from "../support/raw-socket";
 import { diagnosable, diagnosticsWhen, readDiagnostics } from "./support/diagnostics";
 import { httpRequest, tokenLogin } from "./support/http";
 import { type Nginx, startShippedNginx } from "./support/nginx";
@@ -88,21 +88,9 @@ const person = (tag: string) => ({
 const register = (input: { email: string; password: string; name: string }, localAddress: string) =>
   httpRequest(`${instance.url}/api/trpc/auth.register`, { body: JSON.stringify(input), localAddress });
 
-/** Opens a WebSocket from a given loopback address; resolves with the socket or the refusal's status. */
-function socketFrom(localAddress: string, query = ""): Promise<{ socket?: WebSocket; status?: number; body?: string }> {
-  return new Promise((resolve) => {
-    const socket = new WebSocket(`${instance.url.replace(/^http/, "ws")}/api/trpc-ws${query}`, { localAddress });
-    socket.once("open", () => resolve({ socket }));
-    socket.once("unexpected-response", (_req, res) => {
-      let body = "";
-      res.on("data", (chunk: Buffer) => {
-        body += chunk.toString();
-      });
-      res.on("end", () => resolve({ status: res.statusCode, body }));
-    });
-    socket.once("error", () => undefined);
-  });
-}
+/** Opens a WebSocket from a given loopback address, as a token client (`?connectionParams=1`) or not. */
+const socketFrom = (localAddress: string, query = "") =>
+  rawSocket(instance.url, { localAddress, connectionParams: query === "?connectionParams=1" });
 
 describe("registration", () => {
   it("refuses a batch of 200 registrations whole, creating no account", async () => {

@@ -4,7 +4,6 @@
  * lifetime however often it is refreshed; and a readable or short `auth-secret` file stops the
  * server at start.
  */
-import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -15,6 +14,7 @@ import WebSocket from "ws";
 import { type Account, issueToken, newAccount, sleep } from "../support/clients";
 import {
   type Instance,
+  runToExit,
   startInstance,
   startRedis,
   type TestRedis,
@@ -22,7 +22,6 @@ import {
   uniquePrefix,
 } from "../support/processes";
 import { nextMessage } from "../support/raw-socket";
-import { appDir, serverArgs } from "../support/server-command";
 import { type PostgresServer, startPostgresServer } from "./support/postgres-server";
 import { answerHeartbeat, authenticatedSocket } from "./support/raw-client";
 import { reportCase } from "./support/report";
@@ -432,41 +431,9 @@ describe("revocations on the embedded defaults", () => {
   });
 });
 
-/**
- * Starts the server on a data directory and collects its output until it exits, or until it is
- * listening (then it is stopped, and `code` is "started").
- */
-function startOrExit(dataDir: string): Promise<{ code: number | null | "started"; output: string }> {
-  return freePort().then(
-    (port) =>
-      new Promise((resolve) => {
-        const child = spawn(process.execPath, serverArgs(), {
-          cwd: appDir,
-          env: {
-            PATH: process.env.PATH,
-            HOME: process.env.HOME,
-            NODE_ENV: "production",
-            NEXT_TELEMETRY_DISABLED: "1",
-            PORT: String(port),
-            HOST: "127.0.0.1",
-            DATA_DIR: dataDir,
-          },
-          stdio: "pipe",
-        });
-        let output = "";
-        let started = false;
-        const collect = (chunk: Buffer) => {
-          output += chunk.toString();
-          if (!started && output.includes("Plauder is running at")) {
-            started = true;
-            child.kill("SIGKILL");
-          }
-        };
-        child.stdout.on("data", collect);
-        child.stderr.on("data", collect);
-        child.once("exit", (code) => resolve({ code: started ? "started" : code, output }));
-      }),
-  );
+/** Starts the server on a data directory; see runToExit. */
+async function startOrExit(dataDir: string): Promise<{ code: number | null | "started"; output: string }> {
+  return runToExit({ PORT: String(await freePort()), HOST: "127.0.0.1", DATA_DIR: dataDir });
 }
 
 describe("an existing auth-secret file", () => {

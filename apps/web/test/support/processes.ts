@@ -173,8 +173,11 @@ export async function startInstance(options: InstanceOptions): Promise<Instance>
   };
 }
 
-/** Starts a process and collects its output until it exits (for servers expected to refuse to start). */
-export function runToExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+/**
+ * Starts a server expected to refuse to start, and collects its output until it exits. If it comes
+ * up after all, it is killed at once and `code` is "started" (rather than waiting on it forever).
+ */
+export function runToExit(env: Record<string, string>): Promise<{ code: number | null | "started"; output: string }> {
   const child = spawn(process.execPath, serverArgs(), {
     cwd: appDir,
     env: {
@@ -187,13 +190,17 @@ export function runToExit(env: Record<string, string>): Promise<{ code: number |
     stdio: "pipe",
   });
   let output = "";
-  child.stdout.on("data", (c: Buffer) => {
-    output += c.toString();
-  });
-  child.stderr.on("data", (c: Buffer) => {
-    output += c.toString();
-  });
-  return new Promise((resolve) => child.once("exit", (code) => resolve({ code, output })));
+  let started = false;
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString();
+    if (!started && output.includes("Plauder is running at")) {
+      started = true;
+      child.kill("SIGKILL");
+    }
+  };
+  child.stdout.on("data", collect);
+  child.stderr.on("data", collect);
+  return new Promise((resolve) => child.once("exit", (code) => resolve({ code: started ? "started" : code, output })));
 }
 
 export const tempDataDir = () => mkdtempSync(join(tmpdir(), "plauder-it-"));

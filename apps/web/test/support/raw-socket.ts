@@ -6,14 +6,15 @@ export type Handshake = { socket?: WebSocket; status?: number; body?: string };
 /** Opens a WebSocket without any tRPC client, to speak (or misbehave) on the wire directly. */
 export function rawSocket(
   baseUrl: string,
-  options: { origin?: string; connectionParams?: boolean; cookie?: string } = {},
+  options: { origin?: string; connectionParams?: boolean; cookie?: string; localAddress?: string } = {},
 ): Promise<Handshake> {
   const url = `${baseUrl.replace(/^http/, "ws")}/api/trpc-ws${options.connectionParams ? "?connectionParams=1" : ""}`;
   return new Promise((resolve) => {
     const headers: Record<string, string> = {};
     if (options.origin) headers.origin = options.origin;
     if (options.cookie) headers.cookie = options.cookie;
-    const socket = new WebSocket(url, { headers });
+    // Another loopback address (127.0.0.0/8) plays another client's address.
+    const socket = new WebSocket(url, { headers, localAddress: options.localAddress });
     socket.once("open", () => resolve({ socket }));
     socket.once("unexpected-response", (_req, res) => {
       let body = "";
