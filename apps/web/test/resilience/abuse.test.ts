@@ -11,7 +11,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type Account, newAccount, publishOverHttp, sleep } from "../support/clients";
-import { type Instance, startInstance, uniquePrefix } from "../support/processes";
+import { type Instance, instanceEnv, startInstance } from "../support/processes";
 import { closed, nextMessage, rawSocket } from "../support/raw-socket";
 import { diagnosable, diagnosticsWhen, readDiagnostics } from "./support/diagnostics";
 import { httpRequest, tokenLogin } from "./support/http";
@@ -46,10 +46,7 @@ beforeAll(async () => {
     nodeArgs: diagnosable.nodeArgs,
     env: {
       ...diagnosable.env,
-      DATABASE_URL: database.url,
-      REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
-      REDIS_KEY_PREFIX: uniquePrefix(),
-      AUTH_SECRET: `${randomUUID()}${randomUUID()}`,
+      ...instanceEnv(database.url),
       // One proxy in front, as docker-compose.yml runs it.
       TRUST_PROXY: "true",
       LOGIN_WINDOW_SECONDS: "600",

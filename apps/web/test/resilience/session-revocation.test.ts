@@ -14,12 +14,12 @@ import WebSocket from "ws";
 import { type Account, issueToken, newAccount, sleep } from "../support/clients";
 import {
   type Instance,
+  instanceEnv,
   runToExit,
   startInstance,
   startRedis,
   type TestRedis,
   tempDataDir,
-  uniquePrefix,
 } from "../support/processes";
 import { nextMessage } from "../support/raw-socket";
 import { type PostgresServer, startPostgresServer } from "./support/postgres-server";
@@ -48,9 +48,8 @@ beforeAll(async () => {
   databaseUrl = database.url;
   dropDatabase = database.drop;
   const env = {
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: redis.url,
-    REDIS_KEY_PREFIX: uniquePrefix(),
+    ...instanceEnv(databaseUrl, redis.url),
+    // One secret for every instance of this file, the ones started later included.
     AUTH_SECRET: authSecret,
     WS_HEARTBEAT_MS: String(heartbeatMs),
     REVOCATION_POLL_MS: String(pollMs),
@@ -348,9 +347,7 @@ describe("a logout while Postgres is down", () => {
   beforeAll(async () => {
     postgres = await startPostgresServer();
     const env = {
-      DATABASE_URL: postgres.url,
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: uniquePrefix(),
+      ...instanceEnv(postgres.url, redis.url),
       AUTH_SECRET: authSecret,
       WS_HEARTBEAT_MS: String(heartbeatMs),
       REVOCATION_POLL_MS: String(pollMs),
