@@ -42,6 +42,17 @@ function createMetrics() {
       help: "Broadcasts stored by this instance",
       registers: [registry],
     }),
+    channelPublished: new Counter({
+      name: "plauder_channel_publications_total",
+      help: "Channel publications stored by this instance, by kind (durable or ephemeral)",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
+    channelsActive: new Gauge({
+      name: "plauder_channels_active",
+      help: "Channels this instance listens to (has a subscriber for)",
+      registers: [registry],
+    }),
     publishDuration: new Histogram({
       name: "plauder_publish_duration_seconds",
       help: "Time to store and hand a broadcast to the bus",

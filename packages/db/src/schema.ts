@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, check, index, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { bigint, check, index, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 
 /** People who sign in. Emails are stored lower-cased so uniqueness ignores case. */
 export const users = pgTable(
@@ -62,4 +62,76 @@ export const revokedSessions = pgTable(
   ],
 );
 
+/**
+ * One row per channel with durable history: where its log stands. Appending takes this row's lock for
+ * the length of the transaction, so offsets are handed out and committed in order per channel, and
+ * channels never wait for each other (no cluster-wide lock). `epoch` names this incarnation of the
+ * log: a resume token from another epoch cannot be resumed from.
+ */
+export const channelHeads = pgTable("channel_heads", {
+  channel: text().primaryKey(),
+  epoch: text().notNull(),
+  head: bigint({ mode: "number" }).notNull(),
+});
+
+/** The durable publications of every channel but the lobby (which keeps `broadcasts`), by offset. */
+export const channelMessages = pgTable(
+  "channel_messages",
+  {
+    channel: text().notNull(),
+    offset: bigint({ mode: "number" }).notNull(),
+    senderId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    senderName: text().notNull(),
+    text: text().notNull(),
+    instanceId: text().notNull(),
+    sentAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.channel, table.offset] }),
+    index("channel_messages_sent_at_idx").on(table.sentAt),
+  ],
+);
+
+/** Rooms people create to practise together; the owner manages who is in. */
+export const rooms = pgTable("rooms", {
+  id: uuid().primaryKey().defaultRandom(),
+  name: text().notNull(),
+  ownerId: uuid()
+    .notNull()
+    .references(() => users.id, { onDelete: "cascade" }),
+  createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Who may read and write a room's channel. The owner is a member too. */
+export const roomMembers = pgTable(
+  "room_members",
+  {
+    roomId: uuid()
+      .notNull()
+      .references(() => rooms.id, { onDelete: "cascade" }),
+    userId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    addedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.roomId, table.userId] }), index("room_members_user_idx").on(table.userId)],
+);
+
+/** A conversation with the tutor; its channel is its owner's alone. */
+export const conversations = pgTable(
+  "conversations",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    ownerId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    title: text().notNull(),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [index("conversations_owner_idx").on(table.ownerId)],
+);
+
 export type StoredBroadcast = typeof broadcasts.$inferSelect;
+export type StoredChannelMessage = typeof channelMessages.$inferSelect;

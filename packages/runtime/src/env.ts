@@ -79,6 +79,20 @@ export const envSchema = z.object({
   WS_CLIENT_MAX_RECONNECTS: positiveInt(5),
   PUBLISH_RATE_LIMIT: positiveInt(20),
   PUBLISH_RATE_WINDOW_SECONDS: positiveInt(10),
+  /** Channel subscriptions one connection may hold (within WS_MAX_SUBSCRIPTIONS). */
+  WS_MAX_CHANNELS: positiveInt(50),
+  /** Durable channel publications older than this are deleted; resuming from before them reports `recovered: false`. */
+  CHANNEL_RETENTION_DAYS: positiveInt(30),
+  /** Most publications a resume replays per log; a longer gap reports `recovered: false` (reload the history instead). */
+  CHANNEL_REPLAY_LIMIT: positiveInt(1_000),
+  /** Ephemeral publications kept per channel for resume (approximately: Redis trims in whole nodes). */
+  EPHEMERAL_HISTORY_SIZE: positiveInt(1_000),
+  /** How long a quiet channel's ephemeral history is kept. */
+  EPHEMERAL_HISTORY_SECONDS: positiveInt(600),
+  /** A client's presence in a channel expires this long after its instance last refreshed it. */
+  PRESENCE_TTL_SECONDS: positiveInt(30),
+  /** Past this many people, channel presence sends counts instead of member lists. */
+  PRESENCE_MAX_LISTED: positiveInt(100),
   BROADCAST_RETENTION_COUNT: positiveInt(10_000),
   BROADCAST_RETENTION_DAYS: positiveInt(7),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),

@@ -59,10 +59,10 @@ function startRetention(): void {
 }
 
 /**
- * Counts publishes per user. When Redis is configured but unreachable, this instance counts alone
+ * Counts publishes per user, over the lobby and every channel together. When Redis is configured but unreachable, this instance counts alone
  * rather than refusing everyone: the limit is a flood guard, not a billing meter.
  */
-function publishLimiter(): RateLimiter {
+export function publishLimiter(): RateLimiter {
   return processSingleton("publishLimiter", () => {
     const env = getEnv();
     const options = {

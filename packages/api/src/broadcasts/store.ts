@@ -49,6 +49,17 @@ export class BroadcastStore {
     return rows.map(toBroadcast);
   }
 
+  /** The newest broadcasts below `beforeId` (or the newest of all), newest first, at most `limit`. */
+  async before(limit: number, beforeId?: number): Promise<Broadcast[]> {
+    const rows = await this.db()
+      .select()
+      .from(broadcasts)
+      .where(beforeId === undefined ? undefined : lt(broadcasts.id, beforeId))
+      .orderBy(desc(broadcasts.id))
+      .limit(limit);
+    return rows.map(toBroadcast);
+  }
+
   /** The newest id, or 0 when there are none. */
   async latestId(): Promise<number> {
     const [row] = await this.db().select({ id: broadcasts.id }).from(broadcasts).orderBy(desc(broadcasts.id)).limit(1);

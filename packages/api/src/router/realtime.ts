@@ -9,13 +9,9 @@ import type { Context } from "../context";
 import { metrics } from "../metrics";
 import { getPresence, type PresenceEvent } from "../presence/index";
 import { protectedProcedure } from "../trpc";
+import { publicationText } from "./text";
 
-const text = z
-  .string()
-  .min(1, "Text must not be empty")
-  .max(4096, "Text must be at most 4096 characters")
-  // Postgres text cannot hold NUL; refusing it here makes it a clear BAD_REQUEST, not a failed insert.
-  .refine((value) => !value.includes("\u0000"), "Text must not contain NUL characters");
+const text = publicationText;
 /** Broadcast ids: decimal strings that fit a safe integer. */
 const broadcastId = z.string().regex(/^\d{1,15}$/, "lastEventId must be a broadcast id");
 
