@@ -4,10 +4,10 @@ import { TRPCError } from "@trpc/server";
 import type { Connection, Context } from "../context";
 import { metrics } from "../metrics";
 import type { ChannelFeed } from "./channel-feed";
-import { type ChannelFanout, ChannelHandover, type PositionedEvent } from "./fanout";
+import type { ChannelFanout, PositionedEvent } from "./fanout";
 import type { ChannelName } from "./names";
 import { getChannelAccess, getChannelPresence, getChannelRegistry } from "./service";
-import { type ChannelPublication, type ChannelSync, formatPosition, type Position, parsePosition } from "./types";
+import { type ChannelPublication, type ChannelSync, formatPosition, type Position } from "./types";
 
 /** Channel subscriptions per connection, so the cap holds whichever path a subscription is on. */
 const channelCounts = new WeakMap<Connection, number>();
@@ -129,5 +129,3 @@ export async function replay(
   };
   return { events, sync, position };
 }
-
-export { parsePosition };

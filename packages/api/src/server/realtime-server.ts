@@ -6,6 +6,7 @@ import { clientAddressOf, describeError, type Env, getInstanceId, getLogger } fr
 import { TRPCError } from "@trpc/server";
 import { type WebSocket, WebSocketServer } from "ws";
 import { getBroadcastFeed } from "../broadcasts/service";
+import { getChannelPresence, getChannelRegistry } from "../channels/service";
 import type { Connection, Context } from "../context";
 import { metrics } from "../metrics";
 import { getPresence } from "../presence/index";
@@ -427,7 +428,8 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       await new Promise((r) => setTimeout(r, 200));
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
-      await Promise.allSettled([getBroadcastFeed().stop(), presence.stop()]);
+      await Promise.allSettled([getBroadcastFeed().stop(), presence.stop(), getChannelRegistry().stop()]);
+      getChannelPresence().stop();
     },
   };
 }
