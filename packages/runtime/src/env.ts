@@ -24,6 +24,30 @@ export const envSchema = z.object({
   DATABASE_URL: optionalString.pipe(z.url().optional()),
   REDIS_URL: optionalString.pipe(z.url().optional()),
   REDIS_KEY_PREFIX: z.string().default("plauder:"),
+  /**
+   * Redis Cluster nodes for the bus (sharded pub/sub), comma-separated `host:port` (or redis:// URLs
+   * when the nodes need a password or TLS); a few are enough, the rest is discovered. Set, the bus
+   * uses the cluster instead of `REDIS_URL`.
+   */
+  REDIS_CLUSTER_NODES: optionalString.transform((value, context) => {
+    if (value === undefined) return undefined;
+    const nodes = value
+      .split(",")
+      .map((node) => node.trim())
+      .filter((node) => node !== "");
+    const valid = (node: string) => {
+      const url = URL.canParse(node) ? new URL(node) : null;
+      if (url && /^rediss?:$/.test(url.protocol)) return url.hostname !== "" && url.port !== "";
+      const match = /^(?:\[[\da-f:.]+\]|[^\s:/@[\]]+):(\d{1,5})$/i.exec(node);
+      return match !== null && Number(match[1]) >= 1 && Number(match[1]) <= 65_535;
+    };
+    const invalid = nodes.find((node) => !valid(node));
+    if (invalid !== undefined) {
+      context.addIssue({ code: "custom", message: `"${invalid}" is not host:port or a redis:// URL with a port` });
+      return z.NEVER;
+    }
+    return nodes.length > 0 ? nodes : undefined;
+  }),
   AUTH_SECRET: optionalString.pipe(z.string().min(32, "AUTH_SECRET must be at least 32 characters").optional()),
   ACCESS_TOKEN_TTL_SECONDS: positiveInt(900),
   /** A browser session's sliding lifetime: each refresh of the cookie extends it by this much. */
