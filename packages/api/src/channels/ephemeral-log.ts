@@ -34,8 +34,8 @@ const bodySchema = z.object({
  * offsets can start again at 1. Every key carries the `{ch:<name>}` hash tag, so on Redis Cluster
  * the whole script runs on the shard that owns the channel, and PUBLISH becomes SPUBLISH there.
  *
- * KEYS: meta hash, stream. ARGV: topic, publish command, max entries, ttl seconds, candidate epoch,
- * then one JSON body per publication.
+ * KEYS: meta hash, stream. ARGV: topic, publish command (empty: the caller publishes), max entries,
+ * ttl seconds, candidate epoch, then one JSON body per publication.
  */
 const appendScript = `
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
@@ -52,7 +52,9 @@ for i = 1, n do
 end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
-redis.call(ARGV[2], ARGV[1], '{"kind":"ephemeral","epoch":"' .. epoch .. '","first":' .. first .. ',"bodies":[' .. table.concat(ARGV, ',', 6) .. ']}')
+if ARGV[2] ~= '' then
+  redis.call(ARGV[2], ARGV[1], '{"kind":"ephemeral","epoch":"' .. epoch .. '","first":' .. first .. ',"bodies":[' .. table.concat(ARGV, ',', 6) .. ']}')
+end
 return {epoch, first}
 `;
 
@@ -116,11 +118,19 @@ class TickBatcher {
   }
 }
 
+/**
+ * How appended runs reach the channel's topic: by the script itself (the bus is the same Redis, so
+ * live order is offset order), or by the caller's bus after the script (the bus is elsewhere, say a
+ * Redis Cluster; two instances' runs may then arrive out of order, and the feed fills the gap from
+ * the log).
+ */
+export type EphemeralPublishing = { inScript: "PUBLISH" } | { bus: Bus };
+
 export function createRedisEphemeralLog(
   redis: Redis,
   prefix: string,
   limits: EphemeralLimits,
-  publishCommand: "PUBLISH" | "SPUBLISH" = "PUBLISH",
+  publishing: EphemeralPublishing = { inScript: "PUBLISH" },
 ): EphemeralLog {
   const name = "plauderEphemeralAppend";
   if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 2, lua: appendScript });
@@ -128,8 +138,9 @@ export function createRedisEphemeralLog(
   const append = (redis as unknown as Record<string, AppendCommand>)[name] as AppendCommand;
   const metaKey = (channel: string) => `${prefix}{ch:${channel}}:meta`;
   const streamKey = (channel: string) => `${prefix}{ch:${channel}}:log`;
-  const batcher = new TickBatcher((channel, topic, bodies) =>
-    append.call(
+  const publishCommand = "inScript" in publishing ? publishing.inScript : "";
+  const batcher = new TickBatcher(async (channel, topic, bodies) => {
+    const [epoch, first] = await append.call(
       redis,
       metaKey(channel),
       streamKey(channel),
@@ -139,8 +150,15 @@ export function createRedisEphemeralLog(
       limits.ttlSeconds,
       newEpoch(),
       ...bodies,
-    ),
-  );
+    );
+    if ("bus" in publishing) {
+      // Stored already: if the bus fails, subscribers still find the run in the log on their next gap.
+      await publishing.bus
+        .publish(topic, `{"kind":"ephemeral","epoch":"${epoch}","first":${first},"bodies":[${bodies.join(",")}]}`)
+        .catch(() => undefined);
+    }
+    return [epoch, first];
+  });
 
   const head = async (channel: string): Promise<EphemeralHead> => {
     const [epoch, offset] = await redis.hmget(metaKey(channel), "epoch", "offset");
