@@ -1,23 +1,42 @@
 import { randomUUID } from "node:crypto";
-import { channelHeads, users } from "@plauder/db";
+import { channelHeads, type DatabaseHandle, openDatabase, users } from "@plauder/db";
+import { migrateDatabase } from "@plauder/db/migrate";
 import { installTestDatabase, type TestDatabase } from "@plauder/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CommittedRun, DurableLog } from "../src/channels/durable-log";
 
 let database: TestDatabase;
+let embedded: DatabaseHandle;
 let senderId: string;
 
 beforeAll(async () => {
   database = await installTestDatabase();
+  embedded = openDatabase({ kind: "pglite", dataDir: "memory://" });
+  await migrateDatabase(embedded);
   const [user] = await database.handle.db
     .insert(users)
     .values({ email: `${randomUUID()}@example.com`, name: "Anna", passwordHash: "x" })
     .returning();
   senderId = user?.id as string;
+  await embedded.db.insert(users).values({ id: senderId, email: "anna@example.com", name: "Anna", passwordHash: "x" });
 });
 
 afterAll(async () => {
+  await embedded?.close();
   await database?.close();
+});
+
+it("writes the same batch statement on the embedded database (PGlite)", async () => {
+  const log = new DurableLog(() => embedded.db);
+  const channel = `room:${randomUUID()}`;
+  const acks = await Promise.all([1, 2, 3].map((n) => log.append(entry(channel, `m${n}`))));
+  expect(acks.map((ack) => ack.offset).sort()).toEqual([1, 2, 3]);
+  const head = await log.head(channel);
+  expect((await log.after(channel, head?.epoch as string, 0, 10)).map((p) => p.text).sort()).toEqual([
+    "m1",
+    "m2",
+    "m3",
+  ]);
 });
 
 const entry = (channel: string, text: string) => ({ channel, senderId, senderName: "Anna", text, instanceId: "t" });

@@ -1,21 +1,26 @@
 import type { AuthUser } from "@plauder/auth";
 import { conversations, getDatabase, roomMembers } from "@plauder/db";
 import { TRPCError } from "@trpc/server";
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { type ChannelName, namespaces } from "./names";
 
 export type ChannelAction = "read" | "publish";
 
-// Membership answers are kept briefly: a busy room would otherwise cost a query per publish. A
-// removal clears the entry on every instance at once (see forget), so the delay only matters if
-// the bus is down.
-const allowedTtlMs = 5_000;
-const refusedTtlMs = 1_000;
-const maxCached = 100_000;
+// What one person may use: the rooms they belong to and the conversations they own, loaded in one
+// query each and kept briefly, so a busy person costs one query per namespace, not one per
+// channel. Changes clear the entry on every instance at once (see forget); the age bounds only
+// matter when that announcement is lost (the bus is down).
+const maxAgeMs = 10_000;
+// A channel missing from the set is looked up again once the set is this old (a membership made
+// elsewhere whose announcement was lost), so a stranger's probing cannot cost a query each time.
+const recheckMissAfterMs = 2_000;
+const maxPeople = 50_000;
+
+type Grants = { ids: Set<string>; loadedAt: number };
 
 /** Who may read and publish where: the namespace rules of names.ts applied to one person. */
 export class ChannelAccess {
-  private readonly cache = new Map<string, { allowed: boolean; until: number }>();
+  private readonly grants = new Map<string, Grants>();
 
   /** Throws FORBIDDEN, with a sentence, unless `user` may do `action` on `channel`. */
   async check(user: AuthUser, channel: ChannelName, action: ChannelAction): Promise<void> {
@@ -26,41 +31,35 @@ export class ChannelAccess {
     throw new TRPCError({ code: "FORBIDDEN", message: refusal(channel) });
   }
 
-  /** Forgets what is known about one person's access to a channel (after a membership change). */
-  forget(channel: string, userId: string): void {
-    this.cache.delete(`${channel}|${userId}`);
+  /** Forgets what is known about one person's channels (after they joined, left or created one). */
+  forget(_channel: string, userId: string): void {
+    this.grants.delete(`room|${userId}`);
+    this.grants.delete(`conversation|${userId}`);
   }
 
   private async allowed(user: AuthUser, channel: ChannelName): Promise<boolean> {
     if (channel.namespace === "lobby") return true;
     if (channel.namespace === "user") return channel.id === user.id;
-    const key = `${channel.name}|${user.id}`;
-    const cached = this.cache.get(key);
-    if (cached && cached.until > Date.now()) return cached.allowed;
-    const allowed = await lookUp(user.id, channel);
-    if (this.cache.size >= maxCached) this.cache.clear();
-    this.cache.set(key, { allowed, until: Date.now() + (allowed ? allowedTtlMs : refusedTtlMs) });
-    return allowed;
+    const key = `${channel.namespace}|${user.id}`;
+    let grants = this.grants.get(key);
+    const age = grants ? Date.now() - grants.loadedAt : Number.POSITIVE_INFINITY;
+    if (!grants || age > maxAgeMs || (!grants.ids.has(channel.id) && age > recheckMissAfterMs)) {
+      grants = { ids: await lookUp(user.id, channel.namespace), loadedAt: Date.now() };
+      if (this.grants.size >= maxPeople) this.grants.clear();
+      this.grants.set(key, grants);
+    }
+    return grants.ids.has(channel.id);
   }
 }
 
-async function lookUp(userId: string, channel: ChannelName): Promise<boolean> {
-  if (channel.namespace === "lobby" || channel.namespace === "user") return false;
+async function lookUp(userId: string, namespace: "room" | "conversation"): Promise<Set<string>> {
   const { db } = getDatabase();
-  if (channel.namespace === "room") {
-    const [row] = await db
-      .select({ userId: roomMembers.userId })
-      .from(roomMembers)
-      .where(and(eq(roomMembers.roomId, channel.id), eq(roomMembers.userId, userId)))
-      .limit(1);
-    return row !== undefined;
+  if (namespace === "room") {
+    const rows = await db.select({ id: roomMembers.roomId }).from(roomMembers).where(eq(roomMembers.userId, userId));
+    return new Set(rows.map((row) => row.id));
   }
-  const [row] = await db
-    .select({ id: conversations.id })
-    .from(conversations)
-    .where(and(eq(conversations.id, channel.id), eq(conversations.ownerId, userId)))
-    .limit(1);
-  return row !== undefined;
+  const rows = await db.select({ id: conversations.id }).from(conversations).where(eq(conversations.ownerId, userId));
+  return new Set(rows.map((row) => row.id));
 }
 
 function refusal(channel: ChannelName): string {

@@ -4,7 +4,7 @@ import { and, asc, desc, eq } from "drizzle-orm";
 import { z } from "zod";
 import { publishLimiter } from "../broadcasts/service";
 import { conversationChannel, parseChannelName, roomChannel, userChannel } from "../channels/names";
-import { announceAccessChange, publishAs } from "../channels/service";
+import { announceAccessChange, getChannelAccess, publishAs } from "../channels/service";
 import { tooManyRequests } from "../errors";
 import { protectedProcedure } from "../trpc";
 
@@ -52,6 +52,8 @@ export const roomsRouter = {
       await tx.insert(roomMembers).values({ roomId: created.id, userId: ctx.user.id });
       return created;
     });
+    // Other instances learn of a new room when the owner first uses it there (a miss reloads).
+    getChannelAccess().forget(roomChannel(room.id), ctx.user.id);
     return {
       id: room.id,
       name: room.name,
@@ -162,6 +164,7 @@ export const conversationsRouter = {
         .values({ ownerId: ctx.user.id, title: input?.title ?? "Conversation" })
         .returning();
       if (!row) throw new Error("insert returned no row");
+      getChannelAccess().forget(conversationChannel(row.id), ctx.user.id);
       return { id: row.id, title: row.title, channel: conversationChannel(row.id) };
     }),
 
