@@ -21,6 +21,8 @@ type Grants = { ids: Set<string>; loadedAt: number };
 /** Who may read and publish where: the namespace rules of names.ts applied to one person. */
 export class ChannelAccess {
   private readonly grants = new Map<string, Grants>();
+  /** Lookups in flight, so a burst of calls from one person waits for one query instead of each making one. */
+  private readonly loading = new Map<string, Promise<Grants>>();
 
   /** Throws FORBIDDEN, with a sentence, unless `user` may do `action` on `channel`. */
   async check(user: AuthUser, channel: ChannelName, action: ChannelAction): Promise<void> {
@@ -44,11 +46,25 @@ export class ChannelAccess {
     let grants = this.grants.get(key);
     const age = grants ? Date.now() - grants.loadedAt : Number.POSITIVE_INFINITY;
     if (!grants || age > maxAgeMs || (!grants.ids.has(channel.id) && age > recheckMissAfterMs)) {
-      grants = { ids: await lookUp(user.id, channel.namespace), loadedAt: Date.now() };
-      if (this.grants.size >= maxPeople) this.grants.clear();
-      this.grants.set(key, grants);
+      grants = await this.load(key, user.id, channel.namespace);
     }
     return grants.ids.has(channel.id);
+  }
+
+  private load(key: string, userId: string, namespace: "room" | "conversation"): Promise<Grants> {
+    let pending = this.loading.get(key);
+    if (!pending) {
+      pending = lookUp(userId, namespace)
+        .then((ids) => {
+          const grants = { ids, loadedAt: Date.now() };
+          if (this.grants.size >= maxPeople) this.grants.clear();
+          this.grants.set(key, grants);
+          return grants;
+        })
+        .finally(() => this.loading.delete(key));
+      this.loading.set(key, pending);
+    }
+    return pending;
   }
 }
 
