@@ -4,20 +4,20 @@
  * fan-out only to instances with subscribers, presence counted per person.
  */
 import type { PlauderClient } from "@plauder/client";
-import { createTestPostgres } from "@plauder/db/testing";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { offsets, range, recordChannel } from "./support/channel-recorder";
 import { type Account, connect, newAccount, record, sleep } from "./support/clients";
-import { type Instance, instanceEnv, startInstance, testRedisUrl } from "./support/processes";
+import { startCluster, type TestCluster } from "./support/cluster";
+import { type Instance, testRedisUrl } from "./support/processes";
 
 let a: Instance;
 let b: Instance;
 let anna: Account;
 let bert: Account;
 let carl: Account;
-let database: { url: string; drop(): Promise<void> };
+let cluster: TestCluster;
 let env: Record<string, string>;
 let redis: Redis;
 let sql: pg.Client;
@@ -57,31 +57,26 @@ async function topicSubscribers(channel: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  database = await createTestPostgres();
-  env = {
-    ...instanceEnv(database.url),
-    PUBLISH_RATE_LIMIT: "100000",
-    WS_MAX_CHANNELS: String(maxChannels),
-    PRESENCE_TTL_SECONDS: "3",
-  };
-  [a, b] = await Promise.all([startInstance({ id: "a", env }), startInstance({ id: "b", env })]);
+  cluster = await startCluster({
+    env: { PUBLISH_RATE_LIMIT: "100000", WS_MAX_CHANNELS: String(maxChannels), PRESENCE_TTL_SECONDS: "3" },
+  });
+  env = cluster.env;
+  [a, b] = cluster.instances as [Instance, Instance];
   [anna, bert, carl] = await Promise.all([
     newAccount(a.url, "Anna"),
     newAccount(b.url, "Bert"),
     newAccount(a.url, "Carl"),
   ]);
   redis = new Redis(testRedisUrl);
-  sql = new pg.Client({ connectionString: database.url });
+  sql = new pg.Client({ connectionString: cluster.databaseUrl });
   await sql.connect();
 });
 
 afterAll(async () => {
-  if (process.env.SHOW_OUTPUT) console.log(a?.output(), b?.output());
   await Promise.allSettled(clients.map((c) => c.close()));
-  await Promise.allSettled([a?.stop(), b?.stop()]);
   await sql?.end();
   redis?.disconnect();
-  await database?.drop();
+  await cluster?.stop();
 });
 
 describe("rooms", () => {

@@ -2,9 +2,7 @@
  * Two real server instances sharing one Redis (the test's own, so it can be restarted) and one
  * Postgres database: broadcasts reach every subscriber on every instance, exactly once, in one order.
  */
-import { randomUUID } from "node:crypto";
 import type { PlauderClient } from "@plauder/client";
-import { createTestPostgres } from "@plauder/db/testing";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTcpProxy } from "./resilience/support/tcp-proxy";
@@ -18,17 +16,17 @@ import {
   sleep,
   strictlyIncreasing,
 } from "./support/clients";
+import { startCluster, type TestCluster } from "./support/cluster";
 import { readMetrics } from "./support/metrics";
-import { type Instance, startInstance, startRedis, type TestRedis, uniquePrefix } from "./support/processes";
+import { type Instance, startRedis, type TestRedis } from "./support/processes";
 import { closed, nextMessage, rawSocket } from "./support/raw-socket";
 
 let redis: TestRedis;
-let dropDatabase: () => Promise<void>;
+let cluster: TestCluster;
 let a: Instance;
 let b: Instance;
 let anna: Account;
 let bert: Account;
-const prefix = uniquePrefix();
 const clients: PlauderClient[] = [];
 
 async function client(instance: Instance, account: Account): Promise<PlauderClient> {
@@ -39,26 +37,18 @@ async function client(instance: Instance, account: Account): Promise<PlauderClie
 
 beforeAll(async () => {
   redis = await startRedis();
-  const database = await createTestPostgres();
-  dropDatabase = database.drop;
-  const env = {
-    DATABASE_URL: database.url,
-    REDIS_URL: redis.url,
-    REDIS_KEY_PREFIX: prefix,
-    AUTH_SECRET: `${randomUUID()}${randomUUID()}`,
-    PUBLISH_RATE_LIMIT: "100000",
-    MAX_CONNECTIONS_PER_USER: "100",
-    WS_MAX_BUFFERED: "262144",
-  };
-  [a, b] = await Promise.all([startInstance({ id: "a", env }), startInstance({ id: "b", env })]);
+  cluster = await startCluster({
+    redisUrl: redis.url,
+    env: { PUBLISH_RATE_LIMIT: "100000", MAX_CONNECTIONS_PER_USER: "100", WS_MAX_BUFFERED: "262144" },
+  });
+  [a, b] = cluster.instances as [Instance, Instance];
   [anna, bert] = await Promise.all([newAccount(a.url, "Anna"), newAccount(b.url, "Bert")]);
 });
 
 afterAll(async () => {
   await Promise.allSettled(clients.map((c) => c.close()));
-  await Promise.allSettled([a?.stop(), b?.stop()]);
+  await cluster?.stop();
   await redis?.stop();
-  await dropDatabase?.();
 });
 
 async function listeners(count: { a: number; b: number }): Promise<Recorder[]> {
@@ -216,7 +206,10 @@ describe("two instances", () => {
       const clientList = (await admin.client("LIST")) as string;
       const subscribers = clientList.split("\n").filter((line) => line.includes("name=plauder-bus-subscriber"));
       expect(subscribers).toHaveLength(2);
-      const [, subscribed] = (await admin.pubsub("NUMSUB", `${prefix}broadcasts`)) as [string, number];
+      const [, subscribed] = (await admin.pubsub("NUMSUB", `${cluster.env.REDIS_KEY_PREFIX}broadcasts`)) as [
+        string,
+        number,
+      ];
       expect(Number(subscribed)).toBe(2);
     } finally {
       admin.disconnect();
