@@ -1,10 +1,4 @@
-import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
-import { createRedis } from "@plauder/runtime";
-import { freePort } from "@plauder/runtime/testing";
+import { type ClusterNode, startRedisCluster, type TestRedisCluster } from "@plauder/runtime/testing/redis-cluster";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keySlot } from "../src/bus/cluster-slot";
@@ -16,12 +10,10 @@ import { createRedisClusterBus } from "../src/bus/redis-cluster-bus";
  * directory, and two buses on it standing in for two server instances. Nothing about Redis is mocked.
  */
 
-const execFileAsync = promisify(execFile);
+type Node = ClusterNode;
 
-type Node = { port: number; busPort: number; dir: string; process: ChildProcess | null; admin: Redis };
-
-let dir: string;
-const nodes: Node[] = [];
+let cluster: TestRedisCluster;
+let nodes: Node[] = [];
 let a: Bus;
 let b: Bus;
 /** Every state each bus reported, in order. */
@@ -42,46 +34,9 @@ async function eventually(what: string, check: () => boolean | Promise<boolean>,
   throw new Error(`${what}: not after ${timeoutMs} ms`);
 }
 
-function requireBinary(name: string): string {
-  const result = spawnSync(name, ["--version"], { encoding: "utf8" });
-  if (result.error || result.status !== 0) {
-    throw new Error(
-      `${name} is not on PATH (${result.error?.message ?? result.stderr}); this test starts a real 3-node Redis Cluster and needs redis-server and redis-cli 7 or newer`,
-    );
-  }
-  return result.stdout;
-}
+const startNode = (node: Node) => node.start();
+const killNode = (node: Node) => node.kill();
 
-function startNode(node: Node): Promise<void> {
-  const child = spawn(
-    "redis-server",
-    // --cluster-port: the bus port would otherwise be port + 10 000, which nobody checked was free.
-    ["--port", String(node.port), "--cluster-port", String(node.busPort), "--bind", "127.0.0.1"]
-      .concat(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "3000"])
-      .concat(["--dir", node.dir, "--save", "", "--appendonly", "no"]),
-    { cwd: node.dir, stdio: "ignore" },
-  );
-  node.process = child;
-  return eventually(
-    `redis-server on ${node.port}`,
-    async () => {
-      if (child.exitCode !== null) throw new Error(`redis-server on ${node.port} exited with ${child.exitCode}`);
-      return (await node.admin.ping().catch(() => "")) === "PONG";
-    },
-    5_000,
-  ).then(() => undefined);
-}
-
-async function killNode(node: Node): Promise<void> {
-  const child = node.process;
-  node.process = null;
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGKILL");
-  await exited;
-}
-
-const clusterInfo = async (node: Node) => String(await node.admin.cluster("INFO"));
 const nodeOwning = (channel: string): Node => {
   const port = ownerBySlot.get(keySlot(channel));
   const node = nodes.find((candidate) => candidate.port === port);
@@ -107,41 +62,9 @@ function listen(bus: Bus, topics: string[]) {
 }
 
 beforeAll(async () => {
-  const version = requireBinary("redis-server");
-  requireBinary("redis-cli");
-  const major = Number(/v=(\d+)\./.exec(version)?.[1]);
-  if (!(major >= 7)) throw new Error(`sharded pub/sub needs Redis 7 or newer; redis-server says: ${version.trim()}`);
-
-  dir = mkdtempSync(join(tmpdir(), "plauder-redis-cluster-"));
-  const ports = new Set<number>();
-  while (ports.size < 6) ports.add(await freePort());
-  const [p1, b1, p2, b2, p3, b3] = [...ports] as [number, number, number, number, number, number];
-  for (const [port, busPort] of [
-    [p1, b1],
-    [p2, b2],
-    [p3, b3],
-  ] as const) {
-    const nodeDir = join(dir, String(port));
-    mkdirSync(nodeDir);
-    const admin = createRedis(`redis://127.0.0.1:${port}`, "test-admin", { maxRetriesPerRequest: 1 });
-    nodes.push({ port, busPort, dir: nodeDir, process: null, admin });
-  }
-  await Promise.all(nodes.map(startNode));
-  await execFileAsync(
-    "redis-cli",
-    ["--cluster", "create", ...nodes.map((node) => `127.0.0.1:${node.port}`)].concat([
-      "--cluster-replicas",
-      "0",
-      "--cluster-yes",
-    ]),
-    { timeout: 20_000 },
-  );
-  // `create` itself waits until the nodes agree (about 2.3 s here); ok follows within a few ms.
-  await eventually(
-    "cluster_state:ok on every node",
-    async () => (await Promise.all(nodes.map(clusterInfo))).every((info) => info.includes("cluster_state:ok")),
-    15_000,
-  );
+  cluster = await startRedisCluster(3);
+  nodes = cluster.nodes;
+  const p1 = nodes[0]?.port as number;
   for (const [start, end, master] of (await nodes[0]?.admin.cluster("SLOTS")) ?? []) {
     for (let slot = start; slot <= end; slot++) ownerBySlot.set(slot, Number(master?.[1]));
   }
@@ -157,9 +80,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.allSettled([a?.close(), b?.close()]);
-  for (const node of nodes) node.admin.disconnect();
-  await Promise.all(nodes.map(killNode));
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await cluster?.stop();
 });
 
 describe("Redis Cluster bus (sharded pub/sub)", () => {

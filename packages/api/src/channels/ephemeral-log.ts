@@ -1,3 +1,4 @@
+import { describeError, getLogger } from "@plauder/runtime";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import type { Bus } from "../bus/index";
@@ -155,7 +156,9 @@ export function createRedisEphemeralLog(
       // Stored already: if the bus fails, subscribers still find the run in the log on their next gap.
       await publishing.bus
         .publish(topic, `{"kind":"ephemeral","epoch":"${epoch}","first":${first},"bodies":[${bodies.join(",")}]}`)
-        .catch(() => undefined);
+        .catch((error: unknown) =>
+          getLogger().warn({ channel, err: describeError(error) }, "an ephemeral run is stored but not announced"),
+        );
     }
     return [epoch, first];
   });

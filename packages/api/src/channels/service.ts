@@ -38,9 +38,10 @@ export function getEphemeralLog(): EphemeralLog {
     const env = getEnv();
     const limits = { maxEntries: env.EPHEMERAL_HISTORY_SIZE, ttlSeconds: env.EPHEMERAL_HISTORY_SECONDS };
     const redis = getSharedRedis();
-    return redis
-      ? createRedisEphemeralLog(redis, env.REDIS_KEY_PREFIX, limits)
-      : createMemoryEphemeralLog(getBus(), limits);
+    if (!redis) return createMemoryEphemeralLog(getBus(), limits);
+    // On a Redis Cluster bus the log stays on REDIS_URL and the bus carries the runs (see ephemeral-log.ts).
+    const publishing = env.REDIS_CLUSTER_NODES ? { bus: getBus() } : ({ inScript: "PUBLISH" } as const);
+    return createRedisEphemeralLog(redis, env.REDIS_KEY_PREFIX, limits, publishing);
   });
 }
 
