@@ -39,7 +39,11 @@ export type PlauderClientOptions = (
 export type CredentialsEnded = { code: number; reason: string };
 
 export type PlauderClient = {
-  /** The typed tRPC client: `ping`, `echo`, `broadcast` subscriptions, `publish`, `health`, `auth.me`. */
+  /**
+   * The typed tRPC client: `realtime` (`ping`, `echo`, `broadcast`, `publish`), `channels`
+   * (`subscribe`, `publish`, `history`, `presence`; see subscribeChannel), `rooms`,
+   * `conversations`, `health`, `auth.me`.
+   */
   api: TRPCClient<AppRouter>;
   /** Closes the socket and stops reconnecting. */
   close(): Promise<void>;

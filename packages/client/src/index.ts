@@ -1,4 +1,13 @@
+export type { ChannelEvent, ChannelPublication, ChannelSync, PublishAck } from "@plauder/api";
 export { jitteredBackoff } from "@plauder/runtime/backoff";
+export {
+  type ChannelHandlers,
+  type ChannelRecovery,
+  type ChannelSubscription,
+  type PublicationSource,
+  type SubscribeChannelOptions,
+  subscribeChannel,
+} from "./channels";
 export {
   type CredentialsEnded,
   createPlauderClient,

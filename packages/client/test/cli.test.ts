@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import type { ChannelPublication } from "@plauder/api";
 import { TRPCClientError } from "@trpc/client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -13,6 +14,8 @@ import {
   formatBroadcast,
   formatPingLine,
   formatPingSummary,
+  formatPublication,
+  formatRoom,
   main,
   parseInvocation,
   printable,
@@ -112,12 +115,50 @@ describe("parseInvocation", () => {
       server: { token: "t" },
       since: "41",
       json: true,
+      channel: "lobby",
     });
     expect(parseInvocation(["login", "--email", "a@b.test", "--password-stdin"])).toEqual({
       command: "login",
       email: "a@b.test",
       passwordStdin: true,
     });
+  });
+
+  it("reads --channel for publish and listen (default: the lobby) and --ephemeral for publish", () => {
+    const room = "room:0b4e6f53-8a57-4c1f-bd2f-3f8d9f0e1a22";
+    expect(parseInvocation(["publish", "hallo"])).toMatchObject({ channel: "lobby", ephemeral: false });
+    expect(parseInvocation(["publish", "--channel", room, "--ephemeral", "tippt", "…"])).toEqual({
+      command: "publish",
+      server: {},
+      text: "tippt …",
+      channel: room,
+      ephemeral: true,
+    });
+    expect(parseInvocation(["listen", `--channel=${room}`, "--json"])).toMatchObject({ channel: room, json: true });
+    expect(parseInvocation(["listen", "--channel", "lobby", "--since", "4"])).toMatchObject({ since: "4" });
+  });
+
+  it("reads the rooms subcommands; a room is its id or its channel", () => {
+    const id = "0b4e6f53-8a57-4c1f-bd2f-3f8d9f0e1a22";
+    expect(parseInvocation(["rooms", "list", "--json"])).toEqual({
+      command: "rooms",
+      server: {},
+      action: "list",
+      json: true,
+    });
+    expect(parseInvocation(["rooms", "create", "Kaffee", "und", "Kuchen"])).toMatchObject({
+      action: "create",
+      name: "Kaffee und Kuchen",
+    });
+    for (const room of [id, `room:${id}`]) {
+      expect(parseInvocation(["rooms", "invite", room, "bert@example.com", "--token", "t"])).toEqual({
+        command: "rooms",
+        server: { token: "t" },
+        action: "invite",
+        roomId: id,
+        email: "bert@example.com",
+      });
+    }
   });
 
   it("joins the words of TEXT and takes text after --", () => {
@@ -143,6 +184,16 @@ describe("parseInvocation", () => {
     [["ping", "--interval=-5"], "--interval must be a whole number"],
     [["ping", "--count", "2.5"], "--count must be a whole number"],
     [["ping", "--url"], "--url"],
+    [["echo", "--channel", "lobby", "x"], "`plauder echo` does not take --channel"],
+    [["listen", "--ephemeral"], "`plauder listen` does not take --ephemeral"],
+    [["listen", "--channel", "room:x", "--since", "4"], "--since works with the lobby only"],
+    [["rooms"], "`plauder rooms` needs list, create NAME or invite ROOM EMAIL"],
+    [["rooms", "join"], 'Unknown rooms command "join"'],
+    [["rooms", "list", "extra"], 'Unexpected argument "extra" for `plauder rooms list`'],
+    [["rooms", "create"], "`plauder rooms create` needs a NAME"],
+    [["rooms", "create", "--json", "x"], "`plauder rooms create` does not take --json"],
+    [["rooms", "invite", "room:x"], "`plauder rooms invite` needs a ROOM and an EMAIL"],
+    [["rooms", "invite", "r", "e@x.test", "more"], 'Unexpected argument "more" for `plauder rooms invite`'],
   ])("rejects %j", (argv, message) => {
     expect(() => parseInvocation(argv)).toThrow(UsageError);
     expect(() => parseInvocation(argv)).toThrow(message);
@@ -226,6 +277,36 @@ describe("broadcast output", () => {
     );
     const line = formatBroadcast({ ...broadcast, sender: { id: "x", name: "\u001b]0;pwned\u0007" } }, false);
     expect(line).toBe("[03:04:05] #42 \\u001b]0;pwned\\u0007: Guten Morgen!");
+  });
+});
+
+describe("publication output", () => {
+  const publication: ChannelPublication = {
+    type: "publication",
+    channel: "room:0b4e6f53-8a57-4c1f-bd2f-3f8d9f0e1a22",
+    id: "d:k2x9a1b0:7",
+    kind: "durable",
+    epoch: "k2x9a1b0",
+    offset: 7,
+    text: "Hallo\u001b[2J",
+    sender: { id: "u-1", name: "Anna" },
+    sentAt: new Date(2025, 0, 2, 3, 4, 5).getTime(),
+  };
+
+  it("prints the broadcast line with the channel before the id, escaped like broadcasts", () => {
+    expect(formatPublication(publication, false)).toBe(
+      "[03:04:05] room:0b4e6f53-8a57-4c1f-bd2f-3f8d9f0e1a22 #d:k2x9a1b0:7 Anna: Hallo\\u001b[2J",
+    );
+    expect(JSON.parse(formatPublication(publication, true))).toEqual(publication);
+  });
+
+  it("lists a room as its channel, role and name", () => {
+    expect(formatRoom({ channel: "room:abc", role: "member", name: "Stammtisch" })).toBe(
+      "room:abc  member  Stammtisch",
+    );
+    expect(formatRoom({ channel: "room:abc", role: "owner", name: "Eck\nkneipe" })).toBe(
+      "room:abc  owner   Eck\\nkneipe",
+    );
   });
 });
 
@@ -387,6 +468,14 @@ describe("toCliError", () => {
     expect(error).toMatchObject({ message: "Text must be at most 4096 characters", exitCode: 1 });
     expect(validationMessage(issues, undefined)).toBe("Text must be at most 4096 characters");
     expect(validationMessage("plain words", undefined)).toBe("plain words");
+  });
+
+  it("shows a FORBIDDEN answer's sentence with exit 5", () => {
+    expect(toCliError(serverError("FORBIDDEN", "Only members of this room may use its channel"))).toMatchObject({
+      message: "Only members of this room may use its channel",
+      exitCode: exitCodes.forbidden,
+    });
+    expect(exitCodes.forbidden).toBe(5);
   });
 
   it("maps rate limits to exit 4 with the wait", () => {

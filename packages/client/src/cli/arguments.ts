@@ -15,6 +15,8 @@ const optionSpecs = {
   interval: { type: "string" },
   since: { type: "string" },
   json: { type: "boolean" },
+  channel: { type: "string" },
+  ephemeral: { type: "boolean" },
 } as const;
 type OptionName = keyof typeof optionSpecs;
 
@@ -26,14 +28,24 @@ const commandOptions = {
   whoami: serverOptions,
   ping: [...serverOptions, "count", "interval"],
   echo: serverOptions,
-  publish: serverOptions,
-  listen: [...serverOptions, "since", "json"],
+  publish: [...serverOptions, "channel", "ephemeral"],
+  listen: [...serverOptions, "since", "json", "channel"],
+  rooms: [...serverOptions, "json"],
   help: [],
 } as const satisfies Record<string, readonly OptionName[]>;
 type Command = keyof typeof commandOptions;
 
 /** Where to connect, as given on the command line (the environment and stored login fill the gaps). */
 export type ServerFlags = { url?: string; token?: string };
+
+/** The channel `publish` and `listen` use without `--channel`: the v1 broadcast log. */
+export const defaultChannel = "lobby";
+
+/** What `plauder rooms` does: its subcommands, each with its own file in commands/. */
+export type RoomsAction =
+  | { action: "list"; json: boolean }
+  | { action: "create"; name: string }
+  | { action: "invite"; roomId: string; email: string };
 
 export type Invocation =
   | { command: "help" }
@@ -42,8 +54,9 @@ export type Invocation =
   | { command: "whoami"; server: ServerFlags }
   | { command: "ping"; server: ServerFlags; count: number; intervalMs: number }
   | { command: "echo"; server: ServerFlags; text: string }
-  | { command: "publish"; server: ServerFlags; text: string }
-  | { command: "listen"; server: ServerFlags; since?: string; json: boolean };
+  | { command: "publish"; server: ServerFlags; text: string; channel: string; ephemeral: boolean }
+  | { command: "listen"; server: ServerFlags; since?: string; json: boolean; channel: string }
+  | ({ command: "rooms"; server: ServerFlags } & RoomsAction);
 
 type ParsedArgs = { values: Partial<Record<OptionName, string | boolean>>; positionals: string[]; given: string[] };
 
@@ -106,6 +119,35 @@ function textArgument(command: string, positionals: string[]): string {
   return positionals.join(" ");
 }
 
+const roomsUsage = "`plauder rooms` needs list, create NAME or invite ROOM EMAIL";
+
+/** `rooms list`, `rooms create NAME…`, `rooms invite ROOM EMAIL`; ROOM is a room's id or its channel `room:<id>`. */
+function roomsAction(positionals: string[], given: string[], json: boolean): RoomsAction {
+  const [action, ...rest] = positionals;
+  if (action === undefined) throw new UsageError(roomsUsage);
+  if (action !== "list" && given.includes("json")) {
+    throw new UsageError(`\`plauder rooms ${action}\` does not take --json`);
+  }
+  switch (action) {
+    case "list":
+      if (rest.length > 0) throw new UsageError(`Unexpected argument "${rest[0]}" for \`plauder rooms list\``);
+      return { action: "list", json };
+    case "create":
+      if (rest.length === 0) throw new UsageError("`plauder rooms create` needs a NAME");
+      return { action: "create", name: rest.join(" ") };
+    case "invite": {
+      const [room, email, extra] = rest;
+      if (room === undefined || email === undefined) {
+        throw new UsageError("`plauder rooms invite` needs a ROOM and an EMAIL");
+      }
+      if (extra !== undefined) throw new UsageError(`Unexpected argument "${extra}" for \`plauder rooms invite\``);
+      return { action: "invite", roomId: room.startsWith("room:") ? room.slice("room:".length) : room, email };
+    }
+    default:
+      throw new UsageError(`Unknown rooms command "${action}": use list, create NAME or invite ROOM EMAIL`);
+  }
+}
+
 /** Turns argv (without node and the script) into what to do; throws {@link UsageError}. */
 export function parseInvocation(argv: string[]): Invocation {
   const { values, positionals, given } = tokenize(argv);
@@ -117,10 +159,13 @@ export function parseInvocation(argv: string[]): Invocation {
   const allowed: readonly string[] = commandOptions[name];
   const stray = given.find((option) => option !== "help" && !allowed.includes(option));
   if (stray !== undefined) throw new UsageError(`\`plauder ${name}\` does not take --${stray}`);
-  const takesText = name === "echo" || name === "publish";
-  if (!takesText && rest.length > 0) throw new UsageError(`Unexpected argument "${rest[0]}" for \`plauder ${name}\``);
+  const takesArguments = name === "echo" || name === "publish" || name === "rooms";
+  if (!takesArguments && rest.length > 0)
+    throw new UsageError(`Unexpected argument "${rest[0]}" for \`plauder ${name}\``);
 
   const serverFlags: ServerFlags = { url: stringOption(values, "url"), token: stringOption(values, "token") };
+  // The server judges the name (a malformed one is its BAD_REQUEST, with its sentence).
+  const channel = stringOption(values, "channel");
   switch (name) {
     case "login":
       return {
@@ -141,15 +186,30 @@ export function parseInvocation(argv: string[]): Invocation {
         intervalMs: integerOption("interval", values.interval, { min: 0, max: 3_600_000, fallback: 1_000 }),
       };
     case "echo":
+      return { command: "echo", server: serverFlags, text: textArgument(name, rest) };
     case "publish":
-      return { command: name, server: serverFlags, text: textArgument(name, rest) };
-    case "listen":
+      return {
+        command: "publish",
+        server: serverFlags,
+        text: textArgument(name, rest),
+        channel: channel ?? defaultChannel,
+        ephemeral: values.ephemeral === true,
+      };
+    case "listen": {
+      const since = stringOption(values, "since");
+      if (since !== undefined && channel !== undefined && channel !== defaultChannel) {
+        throw new UsageError("--since works with the lobby only; other channels show their recent history first");
+      }
       return {
         command: "listen",
         server: serverFlags,
-        since: stringOption(values, "since"),
+        since,
         json: values.json === true,
+        channel: channel ?? defaultChannel,
       };
+    }
+    case "rooms":
+      return { command: "rooms", server: serverFlags, ...roomsAction(rest, given, values.json === true) };
     default:
       return { command: "help" };
   }

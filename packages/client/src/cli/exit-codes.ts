@@ -9,6 +9,8 @@ export const exitCodes = {
   auth: 2,
   unreachable: 3,
   rateLimited: 4,
+  /** The server refused this person: someone else's channel, a room they are not a member or owner of. */
+  forbidden: 5,
   /** sysexits' EX_USAGE. */
   usage: 64,
   /** 128 + SIGINT, as shells report a Ctrl-C. */

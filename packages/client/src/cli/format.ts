@@ -1,4 +1,4 @@
-import type { Broadcast } from "@plauder/api";
+import type { Broadcast, ChannelPublication } from "@plauder/api";
 import type { LoginResponse } from "../login";
 import type { RttSummary } from "./stats";
 
@@ -60,6 +60,21 @@ export type BroadcastMessage = Broadcast;
 export function formatBroadcast(broadcast: BroadcastMessage, json: boolean): string {
   if (json) return JSON.stringify(broadcast);
   return `[${formatClock(broadcast.sentAt)}] #${broadcast.id} ${printable(broadcast.sender.name)}: ${printable(broadcast.text)}`;
+}
+
+/**
+ * `[HH:MM:SS] CHANNEL #ID NAME: TEXT`, the broadcast line with the channel before the id, or with
+ * `json` the publication object as one line of JSON.
+ */
+export function formatPublication(publication: ChannelPublication, json: boolean): string {
+  if (json) return JSON.stringify(publication);
+  const { channel, id, sender, text, sentAt } = publication;
+  return `[${formatClock(sentAt)}] ${printable(channel)} #${id} ${printable(sender.name)}: ${printable(text)}`;
+}
+
+/** A room as `rooms list` shows it: the channel to listen on, the person's role, the name. */
+export function formatRoom(room: { channel: string; role: string; name: string }): string {
+  return `${room.channel}  ${room.role.padEnd(6)}  ${printable(room.name)}`;
 }
 
 /** What `login` confirms; the token itself is never shown, only how long it lasts. */

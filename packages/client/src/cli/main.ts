@@ -5,6 +5,9 @@ import { loginCommand } from "./commands/login";
 import { logoutCommand } from "./commands/logout";
 import { pingCommand } from "./commands/ping";
 import { publishCommand } from "./commands/publish";
+import { roomsCreateCommand } from "./commands/rooms-create";
+import { roomsInviteCommand } from "./commands/rooms-invite";
+import { roomsListCommand } from "./commands/rooms-list";
 import { whoamiCommand } from "./commands/whoami";
 import { exitCodes } from "./exit-codes";
 import { type CliIO, defaultIO, processInterrupt, writers } from "./io";
@@ -27,9 +30,18 @@ async function runConnected(invocation: ConnectedInvocation, io: CliIO): Promise
       case "echo":
         return await echoCommand(invocation.text, target, io, out);
       case "publish":
-        return await publishCommand(invocation.text, target, io, out);
+        return await publishCommand(invocation, target, io, out);
       case "listen":
         return await listenCommand(invocation, target, io, out);
+      case "rooms":
+        switch (invocation.action) {
+          case "list":
+            return await roomsListCommand(invocation.json, target, io, out);
+          case "create":
+            return await roomsCreateCommand(invocation.name, target, io, out);
+          case "invite":
+            return await roomsInviteCommand(invocation.roomId, invocation.email, target, io, out);
+        }
     }
   } catch (error) {
     throw toCliError(error, target, io.now());

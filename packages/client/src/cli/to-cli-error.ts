@@ -64,6 +64,8 @@ function describeServerError(
       return new CliError(`Rate limited: ${error.message}`, exitCodes.rateLimited);
     case "BAD_REQUEST":
       return new CliError(validationMessage(error.message, data), exitCodes.error);
+    case "FORBIDDEN":
+      return new CliError(error.message, exitCodes.forbidden);
     case undefined: {
       // No error data: the error is the socket's, not the server's answer.
       const url = target?.url ?? defaultUrl;

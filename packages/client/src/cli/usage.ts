@@ -9,11 +9,22 @@ Commands:
   whoami                                    Show whom the token belongs to
   ping [--count N] [--interval MS]          Measure round trips (default: 4 pings, 1000 ms apart)
   echo TEXT                                 Send TEXT and print what comes back
-  publish TEXT                              Publish TEXT as a broadcast
-  listen [--since ID] [--json]              Print broadcasts as they arrive, until Ctrl-C;
-                                            --since replays those after ID first,
+  publish [--channel NAME] [--ephemeral] TEXT
+                                            Publish TEXT (default: a broadcast in the lobby);
+                                            --ephemeral: sent live, not kept in its history
+  listen [--channel NAME] [--since ID] [--json]
+                                            Print publications as they arrive, until Ctrl-C;
+                                            a channel other than the lobby shows its recent
+                                            history first, and reloads what a reconnect missed;
+                                            --since replays the lobby's broadcasts after ID first,
                                             --json prints one JSON object per line
+  rooms list [--json]                       List your rooms: channel, role, name
+  rooms create NAME                         Create a room; prints its channel
+  rooms invite ROOM EMAIL                   Add someone to a room you own (ROOM: id or room:ID)
   help                                      Show this help
+
+Channels: lobby (everyone; the default), room:ID (the room's members),
+user:ID (notices for that person, read-only), conversation:ID (its owner).
 
 Options for every command that talks to the server:
   --url URL      Server (default: $PLAUDER_URL, else the stored login's server,
@@ -29,5 +40,6 @@ The stored login is $PLAUDER_CONFIG_DIR/credentials.json
 Text that starts with "-" goes after "--": plauder echo -- -1
 
 Exit codes: 0 done, 1 failed, 2 not signed in or wrong credentials,
-3 server unreachable, 4 rate limited, 64 bad usage, 130 interrupted.
+3 server unreachable, 4 rate limited, 5 not allowed (someone else's channel or room),
+64 bad usage, 130 interrupted.
 `;
