@@ -55,6 +55,17 @@ export class ChannelAccess {
     let pending = this.loading.get(key);
     if (!pending) {
       pending = lookUp(userId, namespace)
+        .catch((error: unknown) => {
+          // The database is away: what was known a little while ago beats refusing everyone (ephemeral
+          // publications do not need the database otherwise). Knowing nothing, say so plainly.
+          const stale = this.grants.get(key);
+          if (stale) return stale.ids;
+          throw new TRPCError({
+            code: "SERVICE_UNAVAILABLE",
+            message: "Channel access cannot be checked right now; try again",
+            cause: error,
+          });
+        })
         .then((ids) => {
           const grants = { ids, loadedAt: Date.now() };
           if (this.grants.size >= maxPeople) this.grants.clear();

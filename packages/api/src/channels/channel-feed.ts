@@ -68,6 +68,9 @@ export class ChannelFeed {
       );
     }
     await this.durable.start();
+    // Where the durable log stood when this feed began: a subscriber starts there, not at 0 (which
+    // would make its next resume replay the whole log).
+    this.durableCursor = Math.max(this.durableCursor, this.durable.cursor());
     try {
       const head = await this.ephemeral.head(this.channel);
       this.ephemeralEpoch = head.epoch;

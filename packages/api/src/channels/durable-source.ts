@@ -12,6 +12,8 @@ import { type ChannelPublication, publicationId } from "./types";
 export interface DurableSource {
   /** The log's epoch, or "" while the channel has no durable publication yet. */
   epoch(): string;
+  /** The newest offset this instance has delivered (after start: at least the log's head then). */
+  cursor(): number;
   start(): Promise<void>;
   subscribe(deliver: (publication: ChannelPublication) => void): () => void;
   /** A run another instance (or this one) committed, as read from the bus. */
@@ -54,6 +56,10 @@ export class ChannelDurableSource implements DurableSource {
 
   epoch(): string {
     return this.currentEpoch;
+  }
+
+  cursor(): number {
+    return this.feed.lastDeliveredId();
   }
 
   start(): Promise<void> {
@@ -120,6 +126,10 @@ export class LobbyDurableSource implements DurableSource {
 
   epoch(): string {
     return lobbyEpoch;
+  }
+
+  cursor(): number {
+    return this.feed.lastDeliveredId();
   }
 
   async start(): Promise<void> {
