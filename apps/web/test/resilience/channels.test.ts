@@ -306,175 +306,189 @@ const bounds = {
 };
 /** How long to wait before giving up, so a slow recovery fails with its figure rather than a timeout. */
 const recoveryWaitMs = 10_000;
+/** The heavy profile repeats each fault three times as often, and each instance kill waits for a restart. */
+const caseTimeoutMs = scale(120_000, 300_000);
 
 describe("channels under faults", () => {
-  it("Redis SIGKILLed and restarted: durable logs stay whole, ephemeral losses are announced", async () => {
-    const kills = scale(2, 6);
-    const rooms = await createRooms("redis");
-    const { subscribers, close } = await subscribeAll(rooms);
-    expect(new Set(balancer.links()).size).toBe(2);
-    const ledger = new ChannelLedger();
-    const streams = publishStreams(ledger, rooms);
-    const outages: number[] = [];
-    const publishing: number[] = [];
-    const ephemeralLive: number[] = [];
-    const durableLive: number[] = [];
-    for (let i = 0; i < kills; i++) {
-      await sleep(randomBetween(800, 1_500));
-      await redis.stop();
-      const down = randomBetween(300, 1_000);
-      outages.push(Math.round(down));
-      await sleep(down);
-      await redis.start();
-      const restarted = Date.now();
-      const [ack, ephemeral, durable] = await Promise.all([
-        streams.acknowledgedAgain(restarted, "ephemeral"),
-        everyoneLiveAgain(subscribers, "ephemeral", restarted),
-        everyoneLiveAgain(subscribers, "durable", restarted),
-      ]);
-      publishing.push(ack);
-      ephemeralLive.push(ephemeral);
-      durableLive.push(durable);
-      expect(ephemeral, "ms until every subscription had a new ephemeral publication").toBeLessThan(
-        bounds.redisEphemeralLiveMs,
-      );
-    }
-    await sleep(800);
-    await streams.stop();
-    await ledger.settle(subscribers, storedLog);
-    const checks = await ledger.check(subscribers, storedLog);
-    await close();
-
-    expectEveryRoomWhole(checks);
-    const sum = totals(checks);
-    // Durable publishing never depends on Redis: the store acknowledges, the feeds read it back.
-    expect(sum.durableFailed).toBe(0);
-    // Redis lost every ephemeral log with each kill; subscribers heard so instead of a silent hole.
-    expect(sum.ephemeralLossSyncs).toBeGreaterThan(0);
-    for (const { figures } of checks) expect(figures.ephemeralEpochs).toBeGreaterThan(1);
-    const { figures, breakdown } = channelReport(checks, rooms);
-    reportCase({
-      id: "channels.redis-restarts",
-      section: "Channel faults",
-      title: "Channels: Redis killed and restarted",
-      method: `Two instances behind a TCP load balancer, ${roomCount} rooms of four members, each member subscribed to every room from two connections spread over both instances; per room a durable and an ephemeral publish every ${publishIntervalMs} ms over HTTP, through both instances in turn. Redis SIGKILLed ${kills} times and restarted after a random 0.3–1 s.`,
-      figures: {
-        ...figures,
-        "Redis kills": kills,
-        "outages (ms)": outages.join(", "),
-        "ephemeral publishes acknowledged again after restart (ms)": publishing.join(", "),
-        "every subscription had a new ephemeral publication after restart, median / max (ms)": `${median(ephemeralLive)} / ${Math.max(...ephemeralLive)}`,
-        "every subscription had a new durable publication after restart, median / max (ms)": `${median(durableLive)} / ${Math.max(...durableLive)}`,
-      },
-      breakdown,
-    });
-  }, 120_000);
-
-  it("an instance SIGKILLed, then the other: clients move over, resume with their last id, and no room loses anything", async () => {
-    const cycles = scale(1, 3);
-    const rooms = await createRooms("kill");
-    const { subscribers, close } = await subscribeAll(rooms);
-    const ledger = new ChannelLedger();
-    const streams = publishStreams(ledger, rooms);
-    const live: number[] = [];
-    const moved: number[] = [];
-    // The victim restarts while the case goes on; it is back before the next kill.
-    let restarting = Promise.resolve();
-    for (let cycle = 0; cycle < cycles; cycle++) {
-      for (const victim of [a, b]) {
-        await restarting;
+  it(
+    "Redis SIGKILLed and restarted: durable logs stay whole, ephemeral losses are announced",
+    async () => {
+      const kills = scale(2, 6);
+      const rooms = await createRooms("redis");
+      const { subscribers, close } = await subscribeAll(rooms);
+      expect(new Set(balancer.links()).size).toBe(2);
+      const ledger = new ChannelLedger();
+      const streams = publishStreams(ledger, rooms);
+      const outages: number[] = [];
+      const publishing: number[] = [];
+      const ephemeralLive: number[] = [];
+      const durableLive: number[] = [];
+      for (let i = 0; i < kills; i++) {
         await sleep(randomBetween(800, 1_500));
-        const movedFrom = balancer.links().filter((port) => port === victim.port).length;
-        const killedAt = Date.now();
-        const exit = victim.stop("SIGKILL");
-        const resumedMs = await everyoneLiveAgain(subscribers, "durable", killedAt);
-        live.push(resumedMs);
-        expect(resumedMs, "ms until every subscription was live again after SIGKILL").toBeLessThan(
-          bounds.instanceKillLiveMs,
+        await redis.stop();
+        const down = randomBetween(300, 1_000);
+        outages.push(Math.round(down));
+        await sleep(down);
+        await redis.start();
+        const restarted = Date.now();
+        const [ack, ephemeral, durable] = await Promise.all([
+          streams.acknowledgedAgain(restarted, "ephemeral"),
+          everyoneLiveAgain(subscribers, "ephemeral", restarted),
+          everyoneLiveAgain(subscribers, "durable", restarted),
+        ]);
+        publishing.push(ack);
+        ephemeralLive.push(ephemeral);
+        durableLive.push(durable);
+        expect(ephemeral, "ms until every subscription had a new ephemeral publication").toBeLessThan(
+          bounds.redisEphemeralLiveMs,
         );
-        await exit;
-        expect(movedFrom).toBeGreaterThan(0);
-        moved.push(movedFrom);
-        restarting = victim.start();
       }
-    }
-    await sleep(800);
-    await streams.stop();
-    await ledger.settle(subscribers, storedLog);
-    const checks = await ledger.check(subscribers, storedLog);
-    await close();
-    await restarting;
+      await sleep(800);
+      await streams.stop();
+      await ledger.settle(subscribers, storedLog);
+      const checks = await ledger.check(subscribers, storedLog);
+      await close();
 
-    expectEveryRoomWhole(checks);
-    const sum = totals(checks);
-    // The moved subscriptions came back by resuming, and the durable log replayed what they missed.
-    expect(sum.resumes).toBeGreaterThan(0);
-    const { figures, breakdown } = channelReport(checks, rooms);
-    reportCase({
-      id: "channels.instance-kills",
-      section: "Channel faults",
-      title: "Channels: an instance SIGKILLed, then the other",
-      method: `Two instances behind a TCP load balancer, ${roomCount} rooms of four members, each member subscribed to every room from two connections spread over both instances; per room a durable and an ephemeral publish every ${publishIntervalMs} ms over HTTP, through both instances in turn. ${cycles} cycle(s) of: SIGKILL instance a, restart it, SIGKILL instance b, restart it. Connections move through the balancer to the live instance and wsLink resumes each subscription with its last id.`,
-      figures: {
-        ...figures,
-        "connections moved per kill": moved.join(", "),
-        "every subscription live again after SIGKILL, median / max (ms)": `${median(live)} / ${Math.max(...live)}`,
-      },
-      breakdown,
-    });
-  }, 120_000);
+      expectEveryRoomWhole(checks);
+      const sum = totals(checks);
+      // Durable publishing never depends on Redis: the store acknowledges, the feeds read it back.
+      expect(sum.durableFailed).toBe(0);
+      // Redis lost every ephemeral log with each kill; subscribers heard so instead of a silent hole.
+      expect(sum.ephemeralLossSyncs).toBeGreaterThan(0);
+      for (const { figures } of checks) expect(figures.ephemeralEpochs).toBeGreaterThan(1);
+      const { figures, breakdown } = channelReport(checks, rooms);
+      reportCase({
+        id: "channels.redis-restarts",
+        section: "Channel faults",
+        title: "Channels: Redis killed and restarted",
+        method: `Two instances behind a TCP load balancer, ${roomCount} rooms of four members, each member subscribed to every room from two connections spread over both instances; per room a durable and an ephemeral publish every ${publishIntervalMs} ms over HTTP, through both instances in turn. Redis SIGKILLed ${kills} times and restarted after a random 0.3–1 s.`,
+        figures: {
+          ...figures,
+          "Redis kills": kills,
+          "outages (ms)": outages.join(", "),
+          "ephemeral publishes acknowledged again after restart (ms)": publishing.join(", "),
+          "every subscription had a new ephemeral publication after restart, median / max (ms)": `${median(ephemeralLive)} / ${Math.max(...ephemeralLive)}`,
+          "every subscription had a new durable publication after restart, median / max (ms)": `${median(durableLive)} / ${Math.max(...durableLive)}`,
+        },
+        breakdown,
+      });
+    },
+    caseTimeoutMs,
+  );
 
-  it("Postgres stopped the hard way and restarted: failed publishes may be missing, acknowledged ones are all there", async () => {
-    const restarts = scale(2, 6);
-    const rooms = await createRooms("postgres");
-    const { subscribers, close } = await subscribeAll(rooms);
-    const ledger = new ChannelLedger();
-    const streams = publishStreams(ledger, rooms);
-    const publishing: number[] = [];
-    const live: number[] = [];
-    for (let i = 0; i < restarts; i++) {
-      await sleep(randomBetween(800, 1_500));
-      postgres.stop();
-      await sleep(1_500);
-      postgres.start();
-      const startedAt = Date.now();
-      const [onA, onB, liveMs] = await Promise.all([
-        streams.acknowledgedAgain(startedAt, "durable", a),
-        streams.acknowledgedAgain(startedAt, "durable", b),
-        everyoneLiveAgain(subscribers, "durable", startedAt),
-      ]);
-      publishing.push(Math.max(onA, onB));
-      live.push(liveMs);
-      expect(publishing.at(-1), "ms until both instances acknowledged durable publishes again").toBeLessThan(
-        bounds.postgresPublishingMs,
-      );
-      expect(liveMs, "ms until every subscription had a new durable publication").toBeLessThan(bounds.postgresLiveMs);
-    }
-    await sleep(800);
-    await streams.stop();
-    await ledger.settle(subscribers, storedLog);
-    const checks = await ledger.check(subscribers, storedLog);
-    await close();
+  it(
+    "an instance SIGKILLed, then the other: clients move over, resume with their last id, and no room loses anything",
+    async () => {
+      const cycles = scale(1, 3);
+      const rooms = await createRooms("kill");
+      const { subscribers, close } = await subscribeAll(rooms);
+      const ledger = new ChannelLedger();
+      const streams = publishStreams(ledger, rooms);
+      const live: number[] = [];
+      const moved: number[] = [];
+      // The victim restarts while the case goes on; it is back before the next kill.
+      let restarting = Promise.resolve();
+      for (let cycle = 0; cycle < cycles; cycle++) {
+        for (const victim of [a, b]) {
+          await restarting;
+          await sleep(randomBetween(800, 1_500));
+          const movedFrom = balancer.links().filter((port) => port === victim.port).length;
+          const killedAt = Date.now();
+          const exit = victim.stop("SIGKILL");
+          const resumedMs = await everyoneLiveAgain(subscribers, "durable", killedAt);
+          live.push(resumedMs);
+          expect(resumedMs, "ms until every subscription was live again after SIGKILL").toBeLessThan(
+            bounds.instanceKillLiveMs,
+          );
+          await exit;
+          expect(movedFrom).toBeGreaterThan(0);
+          moved.push(movedFrom);
+          restarting = victim.start();
+        }
+      }
+      await sleep(800);
+      await streams.stop();
+      await ledger.settle(subscribers, storedLog);
+      const checks = await ledger.check(subscribers, storedLog);
+      await close();
+      await restarting;
 
-    expectEveryRoomWhole(checks);
-    expect(totals(checks).durableFailed).toBeGreaterThan(0);
-    const codes = [...new Set(ledger.failures.map((f) => `${f.kind} ${f.code}`))].sort();
-    const { figures, breakdown } = channelReport(checks, rooms);
-    reportCase({
-      id: "channels.postgres-restarts",
-      section: "Channel faults",
-      title: "Channels: Postgres stopped and restarted",
-      method: `Two instances on a Postgres server of the test's own, ${roomCount} rooms of four members, each member subscribed to every room from two connections spread over both instances; per room a durable and an ephemeral publish every ${publishIntervalMs} ms over HTTP, through both instances in turn. Postgres stopped ${restarts} times with \`pg_ctl -m immediate\`, left down 1.5 s, then started.`,
-      figures: {
-        ...figures,
-        "Postgres restarts": restarts,
-        "errors of failed publishes": codes.join(", "),
-        "both instances acknowledge durable publishes again after start, median / max (ms)": `${median(publishing)} / ${Math.max(...publishing)}`,
-        "every subscription had a new durable publication after start, median / max (ms)": `${median(live)} / ${Math.max(...live)}`,
-      },
-      breakdown,
-    });
-  }, 120_000);
+      expectEveryRoomWhole(checks);
+      const sum = totals(checks);
+      // The moved subscriptions came back by resuming, and the durable log replayed what they missed.
+      expect(sum.resumes).toBeGreaterThan(0);
+      const { figures, breakdown } = channelReport(checks, rooms);
+      reportCase({
+        id: "channels.instance-kills",
+        section: "Channel faults",
+        title: "Channels: an instance SIGKILLed, then the other",
+        method: `Two instances behind a TCP load balancer, ${roomCount} rooms of four members, each member subscribed to every room from two connections spread over both instances; per room a durable and an ephemeral publish every ${publishIntervalMs} ms over HTTP, through both instances in turn. ${cycles} cycle(s) of: SIGKILL instance a, restart it, SIGKILL instance b, restart it. Connections move through the balancer to the live instance and wsLink resumes each subscription with its last id.`,
+        figures: {
+          ...figures,
+          "connections moved per kill": moved.join(", "),
+          "every subscription live again after SIGKILL, median / max (ms)": `${median(live)} / ${Math.max(...live)}`,
+        },
+        breakdown,
+      });
+    },
+    caseTimeoutMs,
+  );
+
+  it(
+    "Postgres stopped the hard way and restarted: failed publishes may be missing, acknowledged ones are all there",
+    async () => {
+      const restarts = scale(2, 6);
+      const rooms = await createRooms("postgres");
+      const { subscribers, close } = await subscribeAll(rooms);
+      const ledger = new ChannelLedger();
+      const streams = publishStreams(ledger, rooms);
+      const publishing: number[] = [];
+      const live: number[] = [];
+      for (let i = 0; i < restarts; i++) {
+        await sleep(randomBetween(800, 1_500));
+        postgres.stop();
+        await sleep(1_500);
+        postgres.start();
+        const startedAt = Date.now();
+        const [onA, onB, liveMs] = await Promise.all([
+          streams.acknowledgedAgain(startedAt, "durable", a),
+          streams.acknowledgedAgain(startedAt, "durable", b),
+          everyoneLiveAgain(subscribers, "durable", startedAt),
+        ]);
+        publishing.push(Math.max(onA, onB));
+        live.push(liveMs);
+        expect(publishing.at(-1), "ms until both instances acknowledged durable publishes again").toBeLessThan(
+          bounds.postgresPublishingMs,
+        );
+        expect(liveMs, "ms until every subscription had a new durable publication").toBeLessThan(bounds.postgresLiveMs);
+      }
+      await sleep(800);
+      await streams.stop();
+      await ledger.settle(subscribers, storedLog);
+      const checks = await ledger.check(subscribers, storedLog);
+      await close();
+
+      expectEveryRoomWhole(checks);
+      expect(totals(checks).durableFailed).toBeGreaterThan(0);
+      const codes = [...new Set(ledger.failures.map((f) => `${f.kind} ${f.code}`))].sort();
+      const { figures, breakdown } = channelReport(checks, rooms);
+      reportCase({
+        id: "channels.postgres-restarts",
+        section: "Channel faults",
+        title: "Channels: Postgres stopped and restarted",
+        method: `Two instances on a Postgres server of the test's own, ${roomCount} rooms of four members, each member subscribed to every room from two connections spread over both instances; per room a durable and an ephemeral publish every ${publishIntervalMs} ms over HTTP, through both instances in turn. Postgres stopped ${restarts} times with \`pg_ctl -m immediate\`, left down 1.5 s, then started.`,
+        figures: {
+          ...figures,
+          "Postgres restarts": restarts,
+          "errors of failed publishes": codes.join(", "),
+          "both instances acknowledge durable publishes again after start, median / max (ms)": `${median(publishing)} / ${Math.max(...publishing)}`,
+          "every subscription had a new durable publication after start, median / max (ms)": `${median(live)} / ${Math.max(...live)}`,
+        },
+        breakdown,
+      });
+    },
+    caseTimeoutMs,
+  );
 });
 
 /*
