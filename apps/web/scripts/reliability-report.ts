@@ -13,6 +13,8 @@ type Recorded = {
   title: string;
   method: string;
   figures: Record<string, string | number | boolean>;
+  /** A table of its own under the figures (the channel cases give one row per room). */
+  breakdown?: { caption: string; columns: string[]; rows: (string | number | boolean)[][] };
   file?: string;
   profile: string;
   recordedAt: string;
@@ -21,7 +23,7 @@ type Recorded = {
 const appDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 const resultsDir = join(appDir, "test/resilience/results");
 const reportPath = join(appDir, "../../docs/reliability.md");
-const sections = ["Faults", "Floods and slow clients", "Hostile input", "Security"];
+const sections = ["Faults", "Channel faults", "Floods and slow clients", "Hostile input", "Security"];
 const start = "<!-- results:start -->";
 const end = "<!-- results:end -->";
 
@@ -34,6 +36,17 @@ const cases = readdirSync(resultsDir)
   .map((name) => JSON.parse(readFileSync(join(resultsDir, name), "utf8")) as Recorded);
 
 const cell = (value: string | number | boolean) => String(value).replaceAll("|", "\\|");
+
+function breakdown(table: NonNullable<Recorded["breakdown"]>): string[] {
+  return [
+    "",
+    `${table.caption}:`,
+    "",
+    `| ${table.columns.map(cell).join(" | ")} |`,
+    `|${table.columns.map(() => "---").join("|")}|`,
+    ...table.rows.map((row) => `| ${row.map(cell).join(" | ")} |`),
+  ];
+}
 
 function render(recorded: Recorded): string {
   const rows = Object.entries(recorded.figures).map(([name, value]) => `| ${cell(name)} | ${cell(value)} |`);
@@ -49,6 +62,7 @@ function render(recorded: Recorded): string {
     "| figure | value |",
     "|---|---|",
     ...rows,
+    ...(recorded.breakdown ? breakdown(recorded.breakdown) : []),
     "",
     `<sub>${recorded.profile} profile, recorded ${recorded.recordedAt.slice(0, 16).replace("T", " ")} UTC.</sub>${rerun}`,
   ].join("\n");

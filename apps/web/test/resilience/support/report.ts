@@ -9,15 +9,20 @@ export const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "../resu
 
 export type Figures = Record<string, string | number | boolean>;
 
+/** A table of its own under a case's figures: one row per channel, say. */
+export type Breakdown = { caption: string; columns: string[]; rows: (string | number | boolean)[][] };
+
 export type CaseReport = {
   /** Stable file name, e.g. `faults.redis-restarts`. */
   id: string;
-  /** Section of docs/reliability.md: Faults, Floods and slow clients, Hostile input, Security. */
+  /** Section of docs/reliability.md: Faults, Channel faults, Floods and slow clients, Hostile input, Security. */
   section: string;
   title: string;
   /** What the case did, in a sentence or two. */
   method: string;
   figures: Figures;
+  /** Optional detail under the figures (the channel cases give one row per room). */
+  breakdown?: Breakdown;
 };
 
 /** Records one case's figures (only after its assertions passed, so the report never shows a failure as a result). */
