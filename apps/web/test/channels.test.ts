@@ -273,6 +273,21 @@ describe("resume", () => {
     resumed.stop();
   });
 
+  it("starts a subscription on an instance new to the channel at the durable log's head", async () => {
+    const annaA = await client(a, anna);
+    const annaB = await client(b, anna);
+    const room = await annaA.api.rooms.create.mutate({ name: "Neu hier" });
+    for (const i of range(1, 5)) await annaA.api.channels.publish.mutate({ channel: room.channel, text: `d${i}` });
+    // Nobody on B has subscribed to the room: its feed starts now, and must start at offset 5.
+    const fresh = recordChannel(annaB, room.channel);
+    await fresh.until((r) => r.syncs().length === 1, "the sync");
+    expect(fresh.lastId()).toMatch(/^[a-z0-9]+:5::0$/);
+    await annaA.api.channels.publish.mutate({ channel: room.channel, text: "e1", ephemeral: true });
+    await fresh.until((r) => r.publications().length === 1, "the ephemeral publication");
+    expect(fresh.lastId()).toMatch(/^[a-z0-9]+:5:[a-z0-9]+:1$/);
+    fresh.stop();
+  });
+
   it("says recovered: false when history cannot cover the gap, and which log", async () => {
     const annaA = await client(a, anna);
     const room = await annaA.api.rooms.create.mutate({ name: "Verloren" });

@@ -492,12 +492,10 @@ describe("channels under faults", () => {
 });
 
 /*
- * Known defects of the server's channel code, each reproduced deterministically below. The `it`
- * records what happened and asserts everything that holds today; the `it.fails` after it asserts
- * what the contract promises and fails until the defect is fixed. Once it is, vitest reports the
- * `it.fails` as failing ("expected to fail"): turn it into a plain `it` then.
+ * Two defects this suite found, each reproduced deterministically: the first `it` of each pair
+ * records what happened and asserts what always held; the second asserts what the contract promises.
  */
-describe("channels: known defects", () => {
+describe("channels: regressions", () => {
   /** What the double move recorded: one subscriber's ledger figures and the ids it was resumed with. */
   let moved: { figures: ChannelCheck["figures"]; resumedWith: string[]; headBeforeMove: number } | undefined;
 
@@ -552,16 +550,11 @@ describe("channels: known defects", () => {
   });
 
   /**
-   * DEFECT (packages/api/src/channels/channel-feed.ts): a ChannelFeed starts with `durableCursor = 0`
-   * (line 37) and only sets it when it delivers a durable publication (line 161); `begin()` (line
-   * 60) never takes the durable log's head, so until the room's next durable publication every
-   * position the feed hands out (`position()`, line 84: the tracked id of each live event, of a
-   * fresh subscription's sync, and of a resume whose durable replay was lost, subscription.ts:99)
-   * says durable offset 0. A subscription that resumed onto such a feed and then received an
-   * ephemeral publication holds `<epoch>:0:…` as its last id; its next resume replays the room's
-   * whole durable log again (or, past CHANNEL_REPLAY_LIMIT, reports it lost).
+   * A feed used to start at durable offset 0 instead of the log's head, so a subscription that
+   * resumed onto a new feed and then got only ephemeral publications held `<epoch>:0:…` as its
+   * last id, and its next resume replayed the whole durable log again.
    */
-  it.fails("and is given nothing twice", () => {
+  it("and is given nothing twice", () => {
     if (!moved) throw new Error("the case above did not run");
     expect(
       moved.figures.durableDuplicated,
@@ -611,14 +604,10 @@ describe("channels: known defects", () => {
   });
 
   /**
-   * DEFECT (packages/api/src/channels/access.ts): the membership look-up (`lookUp`, line 47) lets
-   * the database's error through untyped, so ChannelAccess.check (called first by publishToChannel,
-   * service.ts:179, by ChannelLease.open, subscription.ts:38, and by channels.history) fails as
-   * INTERNAL_SERVER_ERROR "Internal server error" whenever the membership is not cached (5 s) and
-   * Postgres is away, ephemeral publishes included. Clients cannot tell that from a bug; a v1
-   * publish in the same outage is SERVICE_UNAVAILABLE "try again" (postgres-restart.test.ts).
+   * The membership look-up used to let the database's error through untyped, so room calls failed
+   * as INTERNAL_SERVER_ERROR while Postgres was away; a v1 publish says SERVICE_UNAVAILABLE.
    */
-  it.fails("and the refusals are SERVICE_UNAVAILABLE, as a broadcast's are", () => {
+  it("and the refusals are SERVICE_UNAVAILABLE, as a broadcast's are", () => {
     expect(refusals.length, "the case above did not run").toBe(2);
     expect(refusals, JSON.stringify(refusals)).toEqual(refusals.map((r) => ({ ...r, code: "SERVICE_UNAVAILABLE" })));
   });

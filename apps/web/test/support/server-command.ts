@@ -4,7 +4,10 @@ import { fileURLToPath } from "node:url";
 
 export const appDir = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const bundle = join(appDir, "dist/server.mjs");
-const sources = [join(appDir, "server.ts"), join(appDir, "../../packages")];
+// Next's build: route handlers (HTTP tRPC, sign-in) run its own compiled copy of the packages, and
+// process singletons are shared between the two copies, so a stale one runs yesterday's code too.
+const nextBuild = join(appDir, ".next/BUILD_ID");
+const sources = [join(appDir, "server.ts"), join(appDir, "src"), join(appDir, "../../packages")];
 
 function newestSourceChange(path: string): number {
   const stat = statSync(path);
@@ -26,9 +29,12 @@ export function serverArgs(nodeArgs: readonly string[] = []): string[] {
   if (!existsSync(bundle)) {
     throw new Error(`${bundle} is missing: run \`npm run build -w @plauder/web\` first`);
   }
-  const built = statSync(bundle).mtimeMs;
+  if (!existsSync(nextBuild)) {
+    throw new Error(`${nextBuild} is missing: run \`npm run build -w @plauder/web\` first`);
+  }
+  const built = Math.min(statSync(bundle).mtimeMs, statSync(nextBuild).mtimeMs);
   if (sources.some((source) => newestSourceChange(source) > built)) {
-    throw new Error(`${bundle} is older than the source: run \`npm run build -w @plauder/web\` again`);
+    throw new Error(`the app's build is older than the source: run \`npm run build -w @plauder/web\` again`);
   }
   return [...nodeArgs, "--enable-source-maps", bundle];
 }
