@@ -4,6 +4,7 @@ import { createTRPCClient, createWSClient, TRPCClientError, wsLink } from "@trpc
 import { initTRPC, TRPCError, tracked } from "@trpc/server";
 import { applyWSSHandler } from "@trpc/server/adapters/ws";
 import type { TRPCRequestInfo } from "@trpc/server/http";
+import { observable } from "@trpc/server/observable";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
 import { z } from "zod";
@@ -75,6 +76,25 @@ const router = t.router({
     yield "first";
     await untilAborted(signal);
   }),
+  /** The same kinds of subscription as observables (tRPC's adapter turns them into async iterables). */
+  observedWords: t.procedure.subscription(() =>
+    observable<string>((emit) => {
+      emit.next("eins");
+      emit.next("zwei");
+      emit.complete();
+    }),
+  ),
+  observedBroken: t.procedure.subscription(() =>
+    observable<string>((emit) => {
+      emit.next("eins");
+      emit.error(new TRPCError({ code: "PRECONDITION_FAILED", message: "Kaputt" }));
+    }),
+  ),
+  observedForever: t.procedure.subscription(() =>
+    observable<string>((emit) => {
+      emit.next("first");
+    }),
+  ),
   stubborn: t.procedure.subscription(async function* () {
     yield "first";
     await new Promise<void>((resolve) => {
@@ -393,6 +413,36 @@ describe("raw frames: the same answers from both servers", () => {
     expect(transcripts.ours).toContain(
       '< {"id":"b","jsonrpc":"2.0","result":{"type":"data","id":"3","data":{"id":"3","data":{"n":3}}}}',
     );
+    expectSameFrames(transcripts);
+  });
+
+  it("subscriptions that return an observable: values, completion, error, stop", async () => {
+    const transcripts = await both(async (mount) => {
+      const raw = await rawSession(mount);
+      await raw.send(subscribe(1, "observedWords"), 4);
+      await raw.send(subscribe(2, "observedBroken"), 4);
+      await raw.send(subscribe(3, "observedForever"), 2);
+      await raw.send(stop(3), 1);
+      return raw.end();
+    });
+    expect(transcripts.stock).toEqual([
+      `> ${JSON.stringify(subscribe(1, "observedWords"))}`,
+      '< {"id":1,"result":{"type":"started"}}',
+      '< {"id":1,"result":{"type":"data","data":"eins"}}',
+      '< {"id":1,"result":{"type":"data","data":"zwei"}}',
+      '< {"id":1,"result":{"type":"stopped"}}',
+      `> ${JSON.stringify(subscribe(2, "observedBroken"))}`,
+      '< {"id":2,"result":{"type":"started"}}',
+      '< {"id":2,"result":{"type":"data","data":"eins"}}',
+      '< {"id":2,"error":{"message":"Kaputt","code":-32012,"data":{"code":"PRECONDITION_FAILED","httpStatus":412,"path":"observedBroken"}}}',
+      '< {"id":2,"result":{"type":"stopped"}}',
+      `> ${JSON.stringify(subscribe(3, "observedForever"))}`,
+      '< {"id":3,"result":{"type":"started"}}',
+      '< {"id":3,"result":{"type":"data","data":"first"}}',
+      `> ${JSON.stringify(stop(3))}`,
+      '< {"id":3,"result":{"type":"stopped"}}',
+      "close 1006",
+    ]);
     expectSameFrames(transcripts);
   });
 

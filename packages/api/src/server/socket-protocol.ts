@@ -8,6 +8,7 @@ import {
   transformTRPCResponse,
 } from "@trpc/server";
 import { parseConnectionParamsFromUnknown, type TRPCRequestInfo } from "@trpc/server/http";
+import { isObservable, observableToAsyncIterable } from "@trpc/server/observable";
 import { parseTRPCMessage, type TRPCClientOutgoingMessage, type TRPCResponseMessage } from "@trpc/server/rpc";
 import type { RawData, WebSocket } from "ws";
 import { callLimits } from "../call-limits";
@@ -25,6 +26,11 @@ export const maxCallsPerFrame = callLimits.perFrame;
 type CallId = string | number;
 type ProcedureType = "query" | "mutation" | "subscription";
 type ConnectionParams = TRPCRequestInfo["connectionParams"];
+/**
+ * What `createContext` may return. The app's server always makes a {@link Context}; the protocol
+ * itself, like tRPC's adapter, passes on whatever it gets, none included.
+ */
+type MaybeContext = Context | null | undefined;
 
 /** What a failure is reported with (the server logs it). */
 export type ProtocolFailure = {
@@ -36,9 +42,17 @@ export type ProtocolFailure = {
 
 export type SocketProtocolOptions = {
   router: AnyRouter;
-  /** Makes the connection's context, once: at accept, or from its connectionParams message. */
-  createContext(socket: WebSocket, connectionParams: ConnectionParams): Promise<Context>;
-  /** The context could not be made; the error has been answered and the socket should be closed. */
+  /**
+   * Makes the connection's context, once: at accept, or from its connectionParams message. What it
+   * throws is answered (`id: null`) and given to `onSetupFailed`; every call on the connection then
+   * fails with that same error, as with tRPC's adapter.
+   */
+  createContext(socket: WebSocket, connectionParams: ConnectionParams): Promise<MaybeContext>;
+  /**
+   * The context could not be made; the error has been answered and the socket should be closed.
+   * Calls that arrived meanwhile are answered with the same error while the socket is still open
+   * (tRPC's adapter closes it in the next tick, so they are); closed at once, they are dropped.
+   */
   onSetupFailed(socket: WebSocket, error: TRPCError): void;
   onError(failure: ProtocolFailure): void;
   /** Live subscriptions one connection may hold; the next one is refused with TOO_MANY_REQUESTS. */
@@ -61,9 +75,14 @@ type LiveSubscription = AbortController | DetachedSubscription;
 
 /** One connection's protocol state: one small object per socket and no closures of its own. */
 class ProtocolConnection {
-  /** Resolves to the context, or null if it could not be made; unset while connectionParams are awaited. */
-  ready: Promise<Context | null> | null = null;
-  ctx: Context | undefined = undefined;
+  /** Settles once making the context has ended, either way; unset while connectionParams are awaited. */
+  ready: Promise<void> | null = null;
+  /** Whether making the context has ended (`ctx` alone cannot say: it may be undefined). */
+  settled = false;
+  /** What createContext returned. */
+  ctx: MaybeContext = undefined;
+  /** What createContext threw; every call then fails with it. */
+  setupError: TRPCError | null = null;
   /** Live subscriptions by the id the client gave them; made with the first one. */
   subscriptions: Map<CallId, LiveSubscription> | null = null;
   /** When the last frame arrived, and when a heartbeat PING went out unanswered (0: none). */
@@ -192,7 +211,7 @@ export class SocketProtocol {
 
   /** @internal A protocol violation on the socket; ws is closing it already. */
   failed(connection: ProtocolConnection, cause: Error): void {
-    this.options.onError({ error: getTRPCErrorFromUnknown(cause), path: undefined, ctx: connection.ctx });
+    this.options.onError({ error: getTRPCErrorFromUnknown(cause), path: undefined, ctx: contextOf(connection) });
   }
 
   /** @internal One inbound frame. */
@@ -211,7 +230,7 @@ export class SocketProtocol {
       connection.ready = this.setUp(connection, () => readConnectionParams(text));
       return;
     }
-    if (connection.ctx === undefined) {
+    if (!connection.settled) {
       // Who is calling decides the frame's limits, so frames that come while the context is being
       // made wait for it; callbacks on one promise run in order, so frame order holds.
       void connection.ready.then(() => this.receiveCalls(connection, text));
@@ -224,7 +243,7 @@ export class SocketProtocol {
   private receiveCalls(connection: ProtocolConnection, text: string | null): void {
     // A connection that is no one's (anonymous, or its setup failed) gets small frames, and only so
     // many calls in all.
-    const authenticated = Boolean(connection.ctx?.user);
+    const authenticated = Boolean(contextOf(connection)?.user);
     let messages: TRPCClientOutgoingMessage[];
     try {
       messages = parseFrame(
@@ -234,7 +253,7 @@ export class SocketProtocol {
       );
     } catch (cause) {
       const error = toParseError(cause);
-      this.options.onError({ error, path: undefined, ctx: connection.ctx });
+      this.options.onError({ error, path: undefined, ctx: contextOf(connection) });
       this.respond(connection, { id: null, error: this.errorShape(connection, error) });
       return;
     }
@@ -251,20 +270,17 @@ export class SocketProtocol {
     }
   }
 
-  private async setUp(
-    connection: ProtocolConnection,
-    readParams: (() => ConnectionParams) | null,
-  ): Promise<Context | null> {
+  private async setUp(connection: ProtocolConnection, readParams: (() => ConnectionParams) | null): Promise<void> {
     try {
-      const ctx = await this.options.createContext(connection.socket, readParams ? readParams() : null);
-      connection.ctx = ctx;
-      return ctx;
+      connection.ctx = await this.options.createContext(connection.socket, readParams ? readParams() : null);
+      connection.settled = true;
     } catch (cause) {
       const error = getTRPCErrorFromUnknown(cause);
+      connection.setupError = error;
+      connection.settled = true;
       this.options.onError({ error, path: undefined, ctx: undefined });
       this.respond(connection, { id: null, error: this.errorShape(connection, error) });
       this.options.onSetupFailed(connection.socket, error);
-      return null;
     }
   }
 
@@ -272,7 +288,7 @@ export class SocketProtocol {
     const { id, jsonrpc } = message;
     if (id === null) {
       const error = new TRPCError({ code: "PARSE_ERROR", message: "`id` is required" });
-      this.options.onError({ error, path: undefined, ctx: connection.ctx });
+      this.options.onError({ error, path: undefined, ctx: contextOf(connection) });
       this.respond(connection, { id, jsonrpc, error: this.errorShape(connection, error) });
       return;
     }
@@ -332,8 +348,15 @@ export class SocketProtocol {
     batchIndex: number,
     controller: AbortController | undefined,
   ): Promise<void> {
-    const ctx = await connection.ready;
-    if (!ctx) throw new TRPCError({ code: "UNAUTHORIZED", message: "The connection could not be set up" });
+    await connection.ready;
+    if (connection.setupError) {
+      // A failed setup fails every call with its own error, as in tRPC's adapter, while the socket
+      // is open. Once onSetupFailed has closed it there is no one to answer, and the failure has
+      // been reported already: once, not again for every call that came with it.
+      if (connection.socket.readyState !== connection.socket.OPEN) return;
+      throw connection.setupError;
+    }
+    const ctx = connection.ctx;
     if (controller === undefined) {
       const data: unknown = await callTRPCProcedure({
         router: this.options.router,
@@ -344,10 +367,10 @@ export class SocketProtocol {
         signal: undefined,
         batchIndex,
       });
-      if (isAsyncIterable(data)) {
+      if (isAsyncIterable(data) || isObservable(data)) {
         throw new TRPCError({
           code: "UNSUPPORTED_MEDIA_TYPE",
-          message: `Cannot return an async iterable from a ${call.type} procedure with WebSockets`,
+          message: `Cannot return an async iterable or observable from a ${call.type} procedure with WebSockets`,
         });
       }
       this.respond(connection, { id: call.id, jsonrpc: call.jsonrpc, result: { type: "data", data } });
@@ -364,13 +387,20 @@ export class SocketProtocol {
       signal: controller.signal,
       batchIndex,
     });
-    if (!isAsyncIterable(result)) {
+    // An observable becomes an async iterable the way tRPC's adapter makes it one: its teardown runs
+    // when the subscription's signal aborts (stop, close) or the iterable is ended.
+    const iterable = isObservable(result)
+      ? observableToAsyncIterable(result, controller.signal)
+      : isAsyncIterable(result)
+        ? result
+        : null;
+    if (iterable === null) {
       throw new TRPCError({
         code: "INTERNAL_SERVER_ERROR",
-        message: `Subscription ${call.path} did not return an async generator`,
+        message: `Subscription ${call.path} did not return an observable or a AsyncGenerator`,
       });
     }
-    const iterator = result[Symbol.asyncIterator]();
+    const iterator = iterable[Symbol.asyncIterator]();
     if (controller.signal.aborted || connection.socket.readyState !== connection.socket.OPEN) {
       // Stopped or disconnected while the procedure started: it never runs.
       finish(iterator);
@@ -392,8 +422,11 @@ export class SocketProtocol {
     iterator: AsyncIterator<unknown>,
   ): Promise<void> {
     const { id, jsonrpc } = call;
+    // Outside the loop, and cleared once its event is sent: while the loop waits for the next event
+    // the suspended function must not keep the last one alive (tRPC fixed the same leak, #6156).
+    // The event itself is handled in `deliver`, so no temporary of this frame holds it either.
+    let next: IteratorResult<unknown> | null = null;
     for (;;) {
-      let next: IteratorResult<unknown>;
       try {
         next = await iterator.next();
       } catch (cause) {
@@ -412,18 +445,13 @@ export class SocketProtocol {
         return;
       }
       if (next.done) break;
-      const value = next.value;
-      if (value instanceof SubscriptionHandover) {
-        const detached = value.attach(framePrefix(id, jsonrpc));
-        connection.subscriptions?.set(id, detached);
+      const handedOver = this.deliver(connection, call, next);
+      next = null;
+      if (handedOver) {
         // Ends the generator; its cleanup must leave alone what it handed over.
         finish(iterator);
         return;
       }
-      const result = isTrackedEnvelope(value)
-        ? { type: "data" as const, id: value[0], data: { id: value[0], data: value[1] } }
-        : { type: "data" as const, data: value };
-      this.respond(connection, { id, jsonrpc, result });
       // The socket is closing (a slow consumer, say): reading more of the generator would be wasted.
       if (connection.socket.readyState !== connection.socket.OPEN) {
         finish(iterator);
@@ -432,6 +460,21 @@ export class SocketProtocol {
     }
     this.release(connection, id, controller);
     this.respond(connection, { id, jsonrpc, result: { type: "stopped" } });
+  }
+
+  /** Sends one event of a subscription, or attaches the handover it yielded (then says true). */
+  private deliver(connection: ProtocolConnection, call: Call, next: IteratorYieldResult<unknown>): boolean {
+    const { id, jsonrpc } = call;
+    const value = next.value;
+    if (value instanceof SubscriptionHandover) {
+      connection.subscriptions?.set(id, value.attach(framePrefix(id, jsonrpc)));
+      return true;
+    }
+    const result = isTrackedEnvelope(value)
+      ? { type: "data" as const, id: value[0], data: { id: value[0], data: value[1] } }
+      : { type: "data" as const, data: value };
+    this.respond(connection, { id, jsonrpc, result });
+    return false;
   }
 
   private stopSubscription(connection: ProtocolConnection, id: CallId, jsonrpc: Call["jsonrpc"]): void {
@@ -443,7 +486,7 @@ export class SocketProtocol {
   }
 
   private fail(connection: ProtocolConnection, call: Call, error: TRPCError): void {
-    this.options.onError({ error, path: call.path, ctx: connection.ctx });
+    this.options.onError({ error, path: call.path, ctx: contextOf(connection) });
     this.respond(connection, {
       id: call.id,
       jsonrpc: call.jsonrpc,
@@ -453,7 +496,7 @@ export class SocketProtocol {
         type: call.type,
         path: call.path,
         input: call.input,
-        ctx: connection.ctx,
+        ctx: contextOf(connection),
       }),
     });
   }
@@ -465,7 +508,7 @@ export class SocketProtocol {
       type: "unknown",
       path: undefined,
       input: undefined,
-      ctx: connection.ctx,
+      ctx: contextOf(connection),
     });
   }
 
@@ -538,6 +581,11 @@ function readConnectionParams(text: string | null): ConnectionParams {
 
 function toParseError(cause: unknown): TRPCError {
   return new TRPCError({ code: "PARSE_ERROR", cause });
+}
+
+/** The connection's context, for error shapes and reports; undefined until made, or if it is none. */
+function contextOf(connection: ProtocolConnection): Context | undefined {
+  return connection.ctx ?? undefined;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
