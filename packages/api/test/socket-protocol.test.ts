@@ -287,14 +287,24 @@ describe("the wire, from a raw socket", () => {
     expect(protocol.subscriptionCount([...sockets].at(-1) as WebSocket)).toBe(1);
   });
 
-  it("refuses a frame of more than maxCallsPerFrame calls whole, running none of them", async () => {
+  it("refuses a frame of more than maxCallsPerFrame calls whole, running none, and answers each call by its id", async () => {
     const raw = await rawSocket();
     const calls = Array.from({ length: maxCallsPerFrame + 1 }, (_, i) => subscribe(i + 1, "forever"));
     raw.socket.send(`[${calls.join(",")}]`);
-    const [answer] = (await raw.received(1)) as Array<{ id: null; error: { data: { code: string } } }>;
-    expect(answer).toMatchObject({ id: null, error: { data: { code: "PARSE_ERROR" } } });
+    const answers = (await raw.received(maxCallsPerFrame + 1)) as Array<{
+      id: number;
+      error: { message: string; data: { code: string } };
+    }>;
+    // Every call is settled (a client waiting on any of them hears why), and none of them ran.
+    expect(answers.map((answer) => answer.id).sort((x, y) => x - y)).toEqual(calls.map((_, i) => i + 1));
+    for (const answer of answers) {
+      expect(answer.error).toMatchObject({
+        message: `At most ${maxCallsPerFrame} calls per frame`,
+        data: { code: "PARSE_ERROR" },
+      });
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(raw.frames).toHaveLength(1);
+    expect(raw.frames).toHaveLength(maxCallsPerFrame + 1);
   });
 
   it("answers garbage, binary frames and calls without an id with PARSE_ERROR and stays usable", async () => {

@@ -254,7 +254,15 @@ export class SocketProtocol {
     } catch (cause) {
       const error = toParseError(cause);
       this.options.onError({ error, path: undefined, ctx: contextOf(connection) });
-      this.respond(connection, { id: null, error: this.errorShape(connection, error) });
+      const shape = this.errorShape(connection, error);
+      if (authenticated && cause instanceof TooManyCalls && cause.ids.length <= 10 * callLimits.perFrame) {
+        // A client's link packs every call of one tick into one frame: answering each call by its
+        // id settles them all (an answer with id null would leave them waiting forever). Strangers,
+        // and frames far beyond what any link sends, get the one answer: no amplification.
+        for (const id of new Set(cause.ids)) this.respond(connection, { id, error: shape });
+        return;
+      }
+      this.respond(connection, { id: null, error: shape });
       return;
     }
     if (!authenticated) {
@@ -563,8 +571,23 @@ function parseFrame(
   if (text === null) throw new Error("Binary frames are not part of the protocol");
   const json: unknown = JSON.parse(text);
   const raw = Array.isArray(json) ? json : [json];
-  if (raw.length > maxCalls) throw new Error(`At most ${maxCalls} calls per frame`);
+  if (raw.length > maxCalls) {
+    const ids = raw.flatMap((message) =>
+      isPlainObject(message) && (typeof message.id === "number" || typeof message.id === "string") ? [message.id] : [],
+    );
+    throw new TooManyCalls(maxCalls, ids);
+  }
   return raw.map((message) => parseTRPCMessage(message, config.transformer));
+}
+
+/** A frame with more calls than allowed, with the calls' ids so that each can be answered. */
+class TooManyCalls extends Error {
+  constructor(
+    max: number,
+    readonly ids: readonly (number | string)[],
+  ) {
+    super(`At most ${max} calls per frame`);
+  }
 }
 
 function readConnectionParams(text: string | null): ConnectionParams {
