@@ -10,6 +10,11 @@ const optionalString = z
   .optional()
   .transform((value) => (value === undefined || value.trim() === "" ? undefined : value.trim()));
 
+/** An optional positive integer setting whose default lives with the code that uses it. */
+const optionalPositiveInt = optionalString
+  .transform((value) => (value === undefined ? undefined : Number(value)))
+  .pipe(z.number().int().positive().optional());
+
 /**
  * Every setting the server reads, with its default. Code reads settings through {@link getEnv}
  * only, never through `process.env`, so a wrong value fails at start with its name.
@@ -128,6 +133,30 @@ export const envSchema = z.object({
   /** Bearer token for GET /api/metrics (Prometheus); unset, the endpoint answers 404. */
   METRICS_TOKEN: optionalString.pipe(z.string().min(32, "METRICS_TOKEN must be at least 32 characters").optional()),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  // The tutor's model provider (docs/tutor.md); unset ones take @plauder/tutor's defaults.
+  /** `auto` (default): Ollama at OLLAMA_URL when it answers, else the embedded engine with TUTOR_MODEL_FILE. */
+  TUTOR_PROVIDER: optionalString.pipe(z.enum(["auto", "ollama", "openai", "embedded"]).optional()),
+  /** Ollama's address; default http://127.0.0.1:11434. */
+  OLLAMA_URL: optionalString.pipe(z.url().optional()),
+  /** The Ollama model the tutor asks for, as `ollama pull` names it; default qwen2.5:3b. */
+  OLLAMA_MODEL: optionalString,
+  /** An OpenAI-compatible server's API root, ending in /v1 (vLLM, llama.cpp's server, LM Studio). */
+  OPENAI_BASE_URL: optionalString.pipe(z.url().optional()),
+  /** Sent as a bearer token to OPENAI_BASE_URL when set; never logged. */
+  OPENAI_API_KEY: optionalString,
+  OPENAI_MODEL: optionalString,
+  /** A .gguf model file for the embedded engine (installed with `npm run tutor:install-engine`). */
+  TUTOR_MODEL_FILE: optionalString,
+  /** CPU threads for the embedded engine; default the engine's choice. Fewer can be faster on a busy machine. */
+  TUTOR_ENGINE_THREADS: optionalPositiveInt,
+  /** The embedded engine's context window in tokens; default 4096. */
+  TUTOR_ENGINE_CONTEXT_SIZE: optionalPositiveInt,
+  /** Milliseconds from a request to the provider's first byte (loading a model counts); default 120000. */
+  TUTOR_FIRST_BYTE_TIMEOUT_MS: optionalPositiveInt,
+  /** Longest silence in milliseconds between two pieces of a streaming reply; default 30000. */
+  TUTOR_STALL_TIMEOUT_MS: optionalPositiveInt,
+  /** Milliseconds a health check or model list may take; default 5000. */
+  TUTOR_HEALTH_TIMEOUT_MS: optionalPositiveInt,
 });
 
 export type Env = z.infer<typeof envSchema> & { APP_URL: string };

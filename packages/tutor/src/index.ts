@@ -1,0 +1,40 @@
+export {
+  createEmbeddedProvider,
+  type EmbeddedProviderOptions,
+  engineInstallCommand,
+  enginePackage,
+  engineVersion,
+  isEngineInstalled,
+} from "./embedded";
+export {
+  ModelNotFoundError,
+  ProviderError,
+  ProviderRequestError,
+  ProviderStreamError,
+  ProviderTimeoutError,
+  ProviderUnavailableError,
+} from "./errors";
+export { createOllamaProvider, defaultOllamaUrl, type OllamaProviderOptions } from "./ollama";
+export { createOpenAIProvider, type OpenAIProviderOptions } from "./openai";
+export {
+  defaultOllamaModel,
+  NoProviderError,
+  type SelectedProvider,
+  type SelectOptions,
+  selectProvider,
+  type TutorSettings,
+} from "./select";
+export {
+  type ChatChunk,
+  type ChatMessage,
+  type ChatOptions,
+  type ChatProvider,
+  type ChatRequest,
+  type ChatRole,
+  defaultHttpTimeouts,
+  type HttpTimeouts,
+  type JsonSchema,
+  type ModelInfo,
+  type ProviderHealth,
+  type ProviderKind,
+} from "./types";

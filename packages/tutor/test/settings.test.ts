@@ -1,0 +1,40 @@
+import { parseEnv } from "@plauder/runtime";
+import { describe, expect, it } from "vitest";
+import { selectProvider } from "../src";
+import { startFakeOllama } from "../src/testing";
+
+describe("the tutor's settings", () => {
+  it("are optional: with none set the tutor's own defaults apply", () => {
+    const env = parseEnv({});
+    expect(env.TUTOR_PROVIDER).toBeUndefined();
+    expect(env.OLLAMA_URL).toBeUndefined();
+    expect(env.TUTOR_FIRST_BYTE_TIMEOUT_MS).toBeUndefined();
+  });
+
+  it("are checked at start: a bad value names its setting", () => {
+    expect(() => parseEnv({ TUTOR_PROVIDER: "gpt", TUTOR_STALL_TIMEOUT_MS: "-5", OLLAMA_URL: "nowhere" })).toThrow(
+      /TUTOR_PROVIDER[\s\S]*OLLAMA_URL[\s\S]*TUTOR_STALL_TIMEOUT_MS/,
+    );
+  });
+
+  it("go straight from the parsed environment into selectProvider", async () => {
+    const fake = await startFakeOllama();
+    try {
+      const env = parseEnv({
+        TUTOR_PROVIDER: "ollama",
+        OLLAMA_URL: fake.url,
+        OLLAMA_MODEL: "normal",
+        TUTOR_FIRST_BYTE_TIMEOUT_MS: "250",
+        TUTOR_STALL_TIMEOUT_MS: "",
+      });
+      expect(env.TUTOR_FIRST_BYTE_TIMEOUT_MS).toBe(250);
+      expect(env.TUTOR_STALL_TIMEOUT_MS).toBeUndefined();
+      const { provider, model } = await selectProvider(env);
+      expect(model).toBe("normal");
+      const hang = provider.chat({ model: "hang", messages: [], signal: new AbortController().signal });
+      await expect(hang[Symbol.asyncIterator]().next()).rejects.toMatchObject({ phase: "first-byte", ms: 250 });
+    } finally {
+      await fake.close();
+    }
+  });
+});
