@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Makes sure the Redis and Postgres the tests use are running on this machine, starting the local
-// Debian services when they are installed but stopped. Fails with a reason when one cannot be reached.
+// Debian services when they are installed but stopped, and that the tutor's embedded engine is
+// installed. Fails with a reason when one cannot be had.
 import { execSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { connect } from "node:net";
@@ -64,7 +65,18 @@ async function ensurePostgres() {
   await waitFor("Postgres", hostname, port || 5432);
 }
 
+/**
+ * The embedded tutor engine (node-llama-cpp) is not part of `npm ci`: it brings some 700 MB of
+ * prebuilt binaries. Its tests need it, so `npm test` installs it once (see docs/tutor.md).
+ */
+function ensureTutorEngine() {
+  if (existsSync("node_modules/node-llama-cpp/package.json")) return;
+  console.log("installing the embedded tutor engine for its tests (npm run tutor:install-engine)");
+  run("npm run tutor:install-engine");
+}
+
 try {
+  ensureTutorEngine();
   await Promise.all([ensureRedis(), ensurePostgres()]);
 } catch (error) {
   console.error(`\n  ${error.message}\n`);

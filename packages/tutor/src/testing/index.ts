@@ -1,4 +1,6 @@
+import { existsSync } from "node:fs";
 import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
 
 export { startFakeOllama } from "./fake-ollama";
 export { type FakeOpenAIOptions, startFakeOpenAI } from "./fake-openai";
@@ -34,5 +36,8 @@ export function closedPortUrl(): Promise<string> {
  */
 export function testModelFile(): string | undefined {
   const file = process.env.PLAUDER_TEST_GGUF?.trim();
-  return file ? file : undefined;
+  if (file) return file;
+  // The tiny random-weight model that ships with the tests (test/fixtures/README.md).
+  const fixture = fileURLToPath(new URL("../../test/fixtures/llama-2-tiny-random.gguf", import.meta.url));
+  return existsSync(fixture) ? fixture : undefined;
 }
