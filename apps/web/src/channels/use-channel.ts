@@ -16,7 +16,7 @@ const historyPageSize = 50;
  */
 export type ChannelStatus = "connecting" | "reconnecting" | "offline" | "loading" | "live" | "failed";
 
-export type ChannelView = {
+export type LiveChannel = {
   channel: string;
   publications: ChannelPublication[];
   status: ChannelStatus;
@@ -52,7 +52,7 @@ function statusOf(state: ChannelState, connection: LiveConnection["state"]): Cha
  * and the server replays what was missed; after a manual reconnect this hook resumes the same way.
  * Either way a publication that arrives twice shows once (see publications.ts).
  */
-export function useChannel(channel: string): ChannelView {
+export function useChannel(channel: string): LiveChannel {
   const { connection, state: connectionState, generation } = useLiveConnection();
   const [stored, dispatch] = useReducer(channelReducer, channel, initialChannelState);
   // Until the effect below has reset it, the state may still be the previous channel's.

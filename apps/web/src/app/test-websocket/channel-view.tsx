@@ -1,7 +1,7 @@
 "use client";
 
 import { type FormEvent, useEffect, useId, useRef, useState } from "react";
-import { type ChannelStatus, useChannel } from "~/channels/use-channel";
+import { type ChannelStatus, type LiveChannel, useChannel } from "~/channels/use-channel";
 import { FormError } from "~/components/form-error";
 import { errorMessage } from "~/lib/error-message";
 import { ChannelMessages } from "./channel-messages";
@@ -103,7 +103,7 @@ function Compose({
   addLog,
 }: {
   title: string;
-  publish: ReturnType<typeof useChannel>["publish"];
+  publish: LiveChannel["publish"];
   disabled: boolean;
   focusRequest: number;
   addLog: AddLog;
