@@ -28,9 +28,10 @@ async function leaveIfSignedOut(): Promise<void> {
 export const api = createTRPCReact<AppRouter>();
 
 /**
- * Provides the tRPC client and its query cache. Everything under `realtime.*` (subscriptions and
- * `publish`) travels over the page's one WebSocket, so a publish and the broadcasts it causes share
- * one ordered connection; other queries and mutations (registration, health) use HTTP, which works
+ * Provides the tRPC client and its query cache. Every subscription and everything under
+ * `realtime.*` and `channels.*` (publish, history) travels over the page's one WebSocket, so a
+ * publish, the publications it causes and a history reload after a sync share one ordered
+ * connection; other queries and mutations (registration, health, rooms) use HTTP, which works
  * signed out and caches like any request. Signed out, no WebSocket is opened at all.
  */
 export function TRPCReactProvider({
@@ -57,7 +58,8 @@ export function TRPCReactProvider({
       links: [
         connection
           ? splitLink({
-              condition: (op) => op.type === "subscription" || op.path.startsWith("realtime."),
+              condition: (op) =>
+                op.type === "subscription" || op.path.startsWith("realtime.") || op.path.startsWith("channels."),
               true: wsLink({ client: connection.proxy() }),
               false: http,
             })

@@ -5,6 +5,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { useRealtimeConnection, useRealtimeStatus } from "~/realtime/context";
 import { statusLabel } from "~/realtime/status-label";
 import { useNow } from "~/realtime/use-now";
+import { ChannelsPanel } from "./channels-panel";
 import { type LogEntry, type LogKind, MessageLog } from "./message-log";
 import { BroadcastPanel, ConnectionPanel, EchoPanel, PingPanel, PresencePanel, type ShownBroadcast } from "./panels";
 import { capped } from "./stats";
@@ -76,6 +77,7 @@ export function RealtimeConsole({ user }: { user: { id: string; name: string } }
           Offline: the server did not answer after several attempts. Check your connection, then reconnect.
         </p>
       )}
+      <ChannelsPanel me={user} addLog={addLog} />
       <div className="console-grid">
         <div className="console-column">
           <ConnectionPanel status={status} user={user} />

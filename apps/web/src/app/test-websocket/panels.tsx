@@ -4,8 +4,10 @@ import type { Broadcast, PresentUser } from "@plauder/api";
 import { percentile } from "@plauder/runtime/stats";
 import { type FormEvent, useEffect, useId, useMemo, useRef, useState } from "react";
 import { FormError } from "~/components/form-error";
+import { errorMessage } from "~/lib/error-message";
 import type { ConnectionStatus, RealtimeConnection } from "~/realtime/connection";
 import { api } from "~/trpc/react";
+import { maxTextLength } from "./limits";
 import type { LogKind } from "./message-log";
 import { RttChart } from "./rtt-chart";
 import { formatMs, formatTime } from "./stats";
@@ -14,18 +16,6 @@ export type AddLog = (kind: LogKind, text: string) => void;
 
 /** What the ping and echo panels need: the connection to call through, whether it is up, and the log. */
 type ProbeProps = { connection: RealtimeConnection; online: boolean; addLog: AddLog };
-
-/** The server's limit on echo and broadcast text (the `text` input in packages/api/src/router/realtime.ts). */
-const maxTextLength = 4096;
-
-/** A readable sentence for a tRPC error: the field's validation message when there is one. */
-export function errorMessage(error: unknown): string {
-  const data = (error as { data?: { fieldErrors?: Record<string, string[] | undefined>; retryAfter?: number } }).data;
-  const field = data?.fieldErrors && Object.values(data.fieldErrors).find((messages) => messages?.length)?.[0];
-  if (field) return field;
-  if (data?.retryAfter) return `${(error as Error).message}: try again in ${data.retryAfter}s`;
-  return (error as Error).message || "Something went wrong";
-}
 
 export function ConnectionPanel({ status, user }: { status: ConnectionStatus | null; user: { name: string } }) {
   const rows: Array<[string, string]> = [
