@@ -1,0 +1,421 @@
+import { type CpuWindow, disturbedAbove, otherCores } from "./machine";
+import type { ProfileSummary } from "./profile-summary";
+
+/** One publishing measurement: acknowledged publishes, ack latency, and who used the CPU meanwhile. */
+export type Throughput = {
+  label: string;
+  perSecond: number;
+  acks: number;
+  errors: number;
+  firstError: string | null;
+  p50: number;
+  p99: number;
+  max: number;
+  maxLagMs: number;
+  unanswered: number;
+  cpu: CpuWindow;
+  loadBound: boolean;
+  loadBoundWhy: string | null;
+  /** Cores used by other work on the machine during the window, and whether that disturbed it. */
+  otherCores: number;
+  disturbed: boolean;
+  depth?: number;
+  connections?: number;
+  offered?: number;
+};
+
+export type OrderCheck = {
+  checked: number;
+  gaps: number;
+  duplicates: number;
+  outOfOrder: number;
+  firstOffset: number;
+  last: number;
+};
+
+export type CompareRun = Throughput & {
+  system: "socketio" | "plauder-durable" | "plauder-ephemeral";
+  round: number;
+  subscriberConnections: number;
+  subscriptions: number;
+  connectSeconds: number;
+  deliveriesPerSecond: number;
+  deliveriesPerPublish: number;
+  deliveryP50: number;
+  deliveryP99: number;
+};
+
+type MemoryUsage = { rss: number; heapUsed: number; external: number; arrayBuffers: number };
+
+export type BenchResults = {
+  quick: boolean;
+  startedAt: string;
+  minutes: number;
+  machine: { cores: number; cpuModel: string; memoryGiB: number; node: string };
+  versions: Record<string, string>;
+  config: Record<string, unknown>;
+  durable: Throughput[];
+  durableHalf: Throughput | null;
+  ephemeral: Throughput[];
+  ephemeralHalf: Throughput | null;
+  order: (Throughput & { committed: number; subscribers: OrderCheck[]; inOrder: boolean; connections: number }) | null;
+  fanout: {
+    published: number;
+    numsub: number;
+    numpatAll: number;
+    receivedBySubscriber: number;
+    busMessagesA: number;
+    busMessagesB: number;
+    channelsListenedA: number;
+    channelsListenedB: number;
+    heardByB: boolean;
+  } | null;
+  memory: {
+    connections: number;
+    users: number;
+    subscriptions: number;
+    channels: number;
+    connectSeconds: number;
+    subscribeSeconds: number;
+    empty: MemoryUsage;
+    idle: MemoryUsage;
+    subscribed: MemoryUsage;
+    heapPerConnection: number;
+    heapPerSubscription: number;
+    rssPerSubscription: number;
+    externalPerSubscription: number;
+  } | null;
+  compare: CompareRun[];
+  profiles: { kind: string; perSecond: number; cpu: CpuWindow; summaries: ProfileSummary[] }[];
+  failures: string[];
+};
+
+const int = (n: number) => Math.round(n).toLocaleString("en-US");
+const ms = (n: number) => `${n.toFixed(1)} ms`;
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(2)} KB`;
+const cores = (n: number) => n.toFixed(2);
+
+type Status = "met" | "not met" | "not measured (load-bound)" | "not measured (disturbed)" | "not measured";
+
+/** Why a figure may not be the servers' own: the load at its limit, or other work on the machine. */
+function caveatOf(
+  t: { loadBound: boolean; loadBoundWhy: string | null; disturbed: boolean; otherCores: number } | null,
+) {
+  if (!t) return null;
+  if (t.loadBound) return { kind: "load-bound" as const, why: `load-bound: ${t.loadBoundWhy}` };
+  if (t.disturbed) {
+    return { kind: "disturbed" as const, why: `disturbed: other work used ${t.otherCores.toFixed(2)} cores` };
+  }
+  return null;
+}
+type Caveat = ReturnType<typeof caveatOf>;
+
+/**
+ * Goal status. A figure that the load (or other work on the machine) may have capped counts as
+ * measured only when it meets the goal anyway (it is then a bound); otherwise it is not measured.
+ */
+function status(value: number | null, goal: number, higherIsBetter: boolean, caveat: Caveat): Status {
+  if (value === null || Number.isNaN(value)) return "not measured";
+  const meets = higherIsBetter ? value >= goal : value <= goal;
+  if (meets) return "met";
+  if (caveat) return caveat.kind === "load-bound" ? "not measured (load-bound)" : "not measured (disturbed)";
+  return "not met";
+}
+
+function median(values: number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+function cpuCells(cpu: CpuWindow): string {
+  const load = cpu.load.reduce((sum, v) => sum + v, 0);
+  const other = otherCores(cpu);
+  return `${cpu.servers.map(cores).join(" + ")} | ${cores(load)} (max ${cores(Math.max(0, ...cpu.load))}) | ${cores(cpu.redis)} | ${cores(cpu.postgres)} | ${cores(other)} | ${(cpu.machineBusy * 100).toFixed(0)} %`;
+}
+
+const cpuHeader = "servers (cores) | load (cores) | Redis | Postgres | other | machine busy";
+
+function throughputTable(rows: Throughput[]): string[] {
+  const lines = [
+    `| run | publishes/s | p50 | p99 | max | errors | ${cpuHeader} | caveat |`,
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+  ];
+  for (const t of rows) {
+    lines.push(
+      `| ${t.label} | ${int(t.perSecond)} | ${ms(t.p50)} | ${ms(t.p99)} | ${ms(t.max)} | ${t.errors} | ${cpuCells(t.cpu)} | ${caveatOf(t)?.why ?? "–"} |`,
+    );
+  }
+  return lines;
+}
+
+function best(rows: Throughput[]): Throughput | null {
+  return rows.reduce<Throughput | null>((top, t) => (top === null || t.perSecond > top.perSecond ? t : top), null);
+}
+
+/** The ratio goal: Plauder's median over Socket.IO's median; not measured if a cap could have decided the outcome. */
+function ratioGoal(plauder: CompareRun[], socketio: CompareRun[], pick: (r: CompareRun) => number) {
+  const ratio = median(plauder.map(pick)) / median(socketio.map(pick));
+  const capped = (runs: CompareRun[]) => runs.map(caveatOf).find((c) => c !== null) ?? null;
+  const plauderCap = capped(plauder);
+  const socketioCap = capped(socketio);
+  let result: Status;
+  let why: string | null = null;
+  if (Number.isNaN(ratio)) result = "not measured";
+  else if (ratio >= 1 && socketioCap) {
+    result = socketioCap.kind === "load-bound" ? "not measured (load-bound)" : "not measured (disturbed)";
+    why = `Socket.IO ${socketioCap.why}`;
+  } else if (ratio < 1 && plauderCap) {
+    result = plauderCap.kind === "load-bound" ? "not measured (load-bound)" : "not measured (disturbed)";
+    why = `Plauder ${plauderCap.why}`;
+  } else result = ratio >= 1 ? "met" : "not met";
+  return { ratio, result, why };
+}
+
+export function writeChannelsReport(r: BenchResults): string {
+  const lines: string[] = [];
+  const durableBest = best(r.durable);
+  const ephemeralBest = best(r.ephemeral);
+  const socketio = r.compare.filter((c) => c.system === "socketio");
+  const durableRuns = r.compare.filter((c) => c.system === "plauder-durable");
+  const ephemeralRuns = r.compare.filter((c) => c.system === "plauder-ephemeral");
+  const rooms = r.config.rooms as number;
+  const people = r.config.users as number;
+
+  lines.push("# Channels benchmark", "");
+  lines.push(
+    `Plauder's channels API (v2) on two instances sharing Redis and Postgres, against rooms on Socket.IO 4 with its Redis adapter. ${
+      r.quick ? "**Quick smoke run: small sizes and short windows; the figures are not the benchmark's.**" : ""
+    }`,
+    "",
+    `Everything ran on one machine with ${r.machine.cores} cores (${r.machine.cpuModel}): both server instances, Redis, Postgres and the load processes share those cores, and other work on the machine ("other" in the tables) is not under the benchmark's control. Every measured window records who used the CPU. A figure is marked **load-bound** when a load process was at 90 % of a core or more, or when all cores were busy while the load processes held at least half a core: then the load, not the server, may have set it. It is marked **disturbed** when other work on the machine (builds and tests of other checkouts) used ${disturbedAbove} cores or more during the window; before each window the benchmark waits (within a limit) for the machine to be idle. A load-bound or disturbed figure that misses its goal is reported as *not measured*; one that meets it anyway is a bound and counts as met.`,
+    "",
+  );
+
+  lines.push("## Goals", "", "| # | goal | measured | result |", "|---|---|---|---|");
+  const goalRow = (n: string, goal: string, measured: string, result: Status, why?: string | null) =>
+    lines.push(
+      `| ${n} | ${goal} | ${measured}${why ? ` (load-bound: ${why})` : ""} | ${result === "met" ? "met" : `**${result}**`} |`,
+    );
+  goalRow(
+    "1",
+    `durable publishes acknowledged/s, cluster-wide, ${int(rooms)} rooms: ≥ 5,000/s`,
+    durableBest ? `${int(durableBest.perSecond)}/s (${durableBest.label})` : "–",
+    status(durableBest?.perSecond ?? null, 5_000, true, caveatOf(durableBest)),
+    caveatOf(durableBest)?.why,
+  );
+  goalRow(
+    "1",
+    "durable ack p99 at half that rate (open loop): ≤ 50 ms",
+    r.durableHalf
+      ? `p99 ${ms(r.durableHalf.p99)}, p50 ${ms(r.durableHalf.p50)} at ${int(r.durableHalf.offered ?? 0)}/s offered, ${int(r.durableHalf.perSecond)}/s acknowledged`
+      : "–",
+    status(r.durableHalf?.p99 ?? null, 50, false, caveatOf(r.durableHalf)),
+    caveatOf(r.durableHalf)?.why,
+  );
+  goalRow(
+    "2",
+    "one room, durable, publishes/s with offsets 1..n in order at every subscriber: ≥ 1,000/s",
+    r.order
+      ? `${int(r.order.perSecond)}/s; ${int(r.order.committed)} committed, ${r.order.inOrder ? "all in order at both subscribers" : "ORDER VIOLATED"}`
+      : "–",
+    r.order && !r.order.inOrder ? "not met" : status(r.order?.perSecond ?? null, 1_000, true, caveatOf(r.order)),
+    caveatOf(r.order)?.why,
+  );
+  goalRow(
+    "3",
+    `ephemeral publications/s, cluster-wide, ${int(rooms)} rooms: ≥ 50,000/s`,
+    ephemeralBest ? `${int(ephemeralBest.perSecond)}/s (${ephemeralBest.label})` : "–",
+    status(ephemeralBest?.perSecond ?? null, 50_000, true, caveatOf(ephemeralBest)),
+    caveatOf(ephemeralBest)?.why,
+  );
+  if (r.fanout) {
+    const f = r.fanout;
+    goalRow(
+      "4",
+      "fan-out only where needed: the instance without subscribers receives 0 of the channel's messages",
+      `PUBSUB NUMSUB = ${f.numsub} while publishing from B; B received ${f.busMessagesB} channel messages (A: ${f.busMessagesA}) for ${f.published} publications`,
+      f.numsub === 1 && f.busMessagesB === 0 ? "met" : "not met",
+    );
+  } else goalRow("4", "fan-out only where needed", "–", "not measured");
+  goalRow(
+    "5",
+    "heap per channel subscription beyond the connection's own: ≤ 1 KB",
+    r.memory
+      ? `${kb(r.memory.heapPerSubscription)} (${int(r.memory.subscriptions)} subscriptions on ${int(r.memory.connections)} connections)`
+      : "–",
+    status(r.memory ? r.memory.heapPerSubscription : null, 1024, false, null),
+  );
+  for (const [name, runs] of [
+    ["durable", durableRuns],
+    ["ephemeral", ephemeralRuns],
+  ] as const) {
+    const pubs = ratioGoal(runs, socketio, (c) => c.perSecond);
+    const dels = ratioGoal(runs, socketio, (c) => c.deliveriesPerSecond);
+    goalRow(
+      "6",
+      `rooms, Plauder ${name} ÷ Socket.IO, publishes acknowledged/s: ≥ 1.0×`,
+      `${pubs.ratio.toFixed(2)}× (${int(median(runs.map((c) => c.perSecond)))} vs ${int(median(socketio.map((c) => c.perSecond)))}/s)`,
+      pubs.result,
+      pubs.why,
+    );
+    goalRow(
+      "6",
+      `rooms, Plauder ${name} ÷ Socket.IO, deliveries/s: ≥ 1.0×`,
+      `${dels.ratio.toFixed(2)}× (${int(median(runs.map((c) => c.deliveriesPerSecond)))} vs ${int(median(socketio.map((c) => c.deliveriesPerSecond)))}/s)`,
+      dels.result,
+      dels.why,
+    );
+  }
+  lines.push(
+    "",
+    "Plauder durable commits every publication to Postgres (one transaction per batch) before it acknowledges it, and gives it an offset in its room; Socket.IO stores nothing, checks no membership, and orders nothing. Plauder ephemeral keeps a bounded history in Redis (one Lua script per room per tick) and also gives offsets. Both Plauder kinds check membership (cached) and the per-person publish limit (a Redis call) on every publish.",
+    "",
+  );
+
+  if (r.failures.length > 0) {
+    lines.push("## Failures", "", ...r.failures.map((f) => `- ${f}`), "");
+  }
+
+  lines.push("## Where the time went", "");
+  lines.push(
+    "CPU in cores (1.00 = one core) during each measured window, from /proc: each server instance, the load processes together (and the busiest one), Redis, Postgres (all its processes), everything else on the machine, and the share of both cores that was busy.",
+    "",
+  );
+  if (r.profiles.length > 0) {
+    for (const profile of r.profiles) {
+      lines.push(
+        `### CPU profile, ${profile.kind} closed loop (${int(profile.perSecond)}/s while profiled)`,
+        "",
+        `Both servers ran with \`node --cpu-prof\` in a separate pass (profiling slows them a little). Cores during it: ${cpuHeader}: ${cpuCells(profile.cpu)}.`,
+        "",
+      );
+      profile.summaries.forEach((summary, index) => {
+        const busy = summary.totalMs - summary.idleMs;
+        lines.push(
+          `Instance ${index + 1}: ${(summary.totalMs / 1000).toFixed(1)} s sampled, ${(busy / 1000).toFixed(1)} s busy (${((busy / Math.max(1, summary.totalMs)) * 100).toFixed(0)} %, whole process life including start-up).`,
+          "",
+          "| busy time by area | share |",
+          "|---|---|",
+          ...summary.byArea.slice(0, 8).map((a) => `| ${a.area} | ${(a.share * 100).toFixed(1)} % |`),
+          "",
+          "| top functions (self time) | area | share |",
+          "|---|---|---|",
+          ...summary.topFunctions
+            .slice(0, 12)
+            .map((f) => `| \`${f.name}\` | ${f.area} | ${(f.share * 100).toFixed(1)} % |`),
+          "",
+        );
+      });
+    }
+  } else lines.push("(No CPU profile in this run.)", "");
+
+  lines.push("## Raw numbers", "");
+  lines.push(`### 1. Durable publishes across ${int(rooms)} rooms`, "");
+  lines.push(...throughputTable([...r.durable, ...(r.durableHalf ? [r.durableHalf] : [])]), "");
+  lines.push(`### 3. Ephemeral publications across ${int(rooms)} rooms`, "");
+  lines.push(...throughputTable([...r.ephemeral, ...(r.ephemeralHalf ? [r.ephemeralHalf] : [])]), "");
+  if (r.order) {
+    lines.push("### 2. One room, durable, in order", "");
+    lines.push(...throughputTable([r.order]), "");
+    lines.push(
+      `${int(r.order.committed)} publications committed (warm-up and drain included); each subscriber checked: ${r.order.subscribers
+        .map(
+          (s, i) =>
+            `instance ${i + 1}: ${int(s.checked)} received, offsets ${s.firstOffset}..${s.last}, ${s.gaps} missing, ${s.duplicates} duplicates, ${s.outOfOrder} out of order`,
+        )
+        .join("; ")}.`,
+      "",
+    );
+  }
+  if (r.fanout) {
+    const f = r.fanout;
+    lines.push("### 4. Fan-out only where needed", "");
+    lines.push(
+      `A subscriber to one room on instance A only; a member publishing ${int(f.published)} publications (half durable, half ephemeral) through instance B.`,
+      "",
+      "| measure | value |",
+      "|---|---|",
+      `| \`PUBSUB NUMSUB\` of the room's topic while publishing | ${f.numsub} |`,
+      `| channel messages Redis sent to instance A / B (counted at ioredis) | ${int(f.busMessagesA)} / ${int(f.busMessagesB)} |`,
+      `| channels A / B listened to at the end | ${f.channelsListenedA} / ${f.channelsListenedB} |`,
+      `| publications the subscriber received | ${int(f.receivedBySubscriber)} |`,
+      `| \`PUBSUB NUMPAT\` (pattern subscriptions on the whole Redis) | ${f.numpatAll} |`,
+      "",
+      "A receives fewer bus messages than publications because a durable batch is announced as one run.",
+      "",
+    );
+  }
+  if (r.memory) {
+    const m = r.memory;
+    lines.push("### 5. Memory per channel subscription (one instance)", "");
+    lines.push(
+      `${int(m.connections)} connections of ${int(m.users)} people; then each subscribed to its person's ${m.subscriptions / m.connections} rooms: ${int(m.subscriptions)} subscriptions on ${int(m.channels)} channels (connect ${m.connectSeconds.toFixed(1)} s, subscribe ${m.subscribeSeconds.toFixed(1)} s). Memory read after two forced collections.`,
+      "",
+      "| state | heap used | RSS | external |",
+      "|---|---|---|---|",
+      ...(
+        [
+          ["no connections", m.empty],
+          [`${int(m.connections)} connections, no subscriptions`, m.idle],
+          [`${int(m.connections)} connections, ${int(m.subscriptions)} subscriptions`, m.subscribed],
+        ] as const
+      ).map(
+        ([label, u]) =>
+          `| ${label} | ${(u.heapUsed / 2 ** 20).toFixed(1)} MB | ${(u.rss / 2 ** 20).toFixed(1)} MB | ${(u.external / 2 ** 20).toFixed(1)} MB |`,
+      ),
+      "",
+      `Per connection (heap): ${kb(m.heapPerConnection)}. Per subscription: heap ${kb(m.heapPerSubscription)}, RSS ${kb(m.rssPerSubscription)}, external ${kb(m.externalPerSubscription)}.`,
+      "",
+    );
+  }
+  if (r.compare.length > 0) {
+    lines.push("### 6. Rooms: Plauder against Socket.IO + Redis adapter", "");
+    lines.push(
+      "| system | round | publishes/s | deliveries/s | deliveries per ack | ack p50 | ack p99 | delivery p50 | delivery p99 | " +
+        cpuHeader +
+        " | caveat |",
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    );
+    for (const c of r.compare) {
+      lines.push(
+        `| ${c.system} | ${c.round} | ${int(c.perSecond)} | ${int(c.deliveriesPerSecond)} | ${c.deliveriesPerPublish.toFixed(2)} | ${ms(c.p50)} | ${ms(c.p99)} | ${ms(c.deliveryP50)} | ${ms(c.deliveryP99)} | ${cpuCells(c.cpu)} | ${caveatOf(c)?.why ?? "–"} |`,
+      );
+    }
+    lines.push(
+      "",
+      "Medians over the rounds: " +
+        (["socketio", "plauder-durable", "plauder-ephemeral"] as const)
+          .map((system) => {
+            const runs = r.compare.filter((c) => c.system === system);
+            return `${system} ${int(median(runs.map((c) => c.perSecond)))} publishes/s, ${int(median(runs.map((c) => c.deliveriesPerSecond)))} deliveries/s`;
+          })
+          .join("; ") +
+        ".",
+      "",
+    );
+  }
+
+  const compareConfig = r.compare[0];
+  lines.push("## How it was measured", "");
+  lines.push(
+    `- Command: \`npm run bench:channels${r.quick ? " -- --quick" : ""}\` (${r.minutes.toFixed(1)} minutes, started ${r.startedAt}). Node ${r.machine.node}, ${r.machine.cores} cores, ${r.machine.memoryGiB.toFixed(0)} GiB. Nothing pinned: the servers, Redis, Postgres and the load processes are scheduled by the kernel over all cores.`,
+    `- Versions (from the installed package.json files and the servers): ${Object.entries(r.versions)
+      .map(([name, version]) => `${name} ${version}`)
+      .join(", ")}.`,
+    `- Servers: each bundled with esbuild (apps/web/scripts/build-server.ts) and run on plain node, two instances sharing Redis and Postgres. Plauder: \`bench/src/servers/plauder-channels.ts\`, the app's realtime server with the production settings except the per-connection, per-address and per-person ceilings (all load comes from 127.0.0.1) and PUBLISH_RATE_LIMIT set out of reach (it is still checked on every publish). Socket.IO: \`bench/src/servers/socketio-rooms.ts\`, WebSocket transport only, no per-message deflate, \`@socket.io/redis-adapter\` on ioredis, \`socket.join(room)\`, a "publish" event whose ack follows \`io.to(room).emit(...)\`.`,
+    `- People and rooms: ${int(people)} people, each with an access token of their own; ${int(rooms)} rooms of ${r.config.membersPerRoom as number} members, each person in ${(rooms * (r.config.membersPerRoom as number)) / people} rooms, written straight into Postgres. Never one person for everything.`,
+    `- Publishers: one connection for each of the first ${int(rooms / ((rooms * (r.config.membersPerRoom as number)) / people))} people (between them members of every room), alternating between the two instances, each publishing round-robin to its rooms. Closed loop: each connection keeps a fixed number of publishes in flight (${(r.config.depths as number[]).join(" and ")} in scenarios 1 and 3, ${r.config.compareDepth as number} in scenario 6) and sends the next when one is answered; Plauder calls made in one tick share a frame (at most 100), as tRPC's wsLink sends them, Socket.IO sends one packet per frame as socket.io-client does. Open loop: a fixed schedule, latency from the scheduled send time (no coordinated omission). Payload text: ${r.config.payloadBytes as number} bytes.`,
+    `- Windows: ${r.config.warmupSeconds as number} s warm-up (not counted), then ${r.config.seconds as number} s measured; ack latency in an HDR histogram per load process, the slower process's percentile reported.`,
+    `- Scenario 2: ${r.config.orderPublishers as number} publisher connections (members of one room, alternating instances, ${r.config.orderDepth as number} in flight each) and one verifying subscriber per instance that parses every delivery and checks its durable offsets are 1, 2, 3, … with nothing missing or repeated, against the room's head in Postgres afterwards.`,
+    "- Scenario 4: a subscriber on instance A only; a member publishes through B. `PUBSUB NUMSUB` of the room's topic is read while publishing; the servers count channel messages as their ioredis connections emit them.",
+    `- Scenario 5: one instance; connections authenticated (an \`auth.me\` call answered) and subscribed to nothing, then each subscribed to its person's rooms; heap after \`gc()\` twice (\`--expose-gc\`); per subscription = heap delta ÷ subscriptions.`,
+    `- Scenario 6: ${compareConfig ? `${int(compareConfig.subscriberConnections)} subscriber connections (one per person, on instance u mod 2, each subscribed to/joined in all of its person's rooms: ${int(compareConfig.subscriptions)} subscriptions, ${r.config.membersPerRoom as number} per room, so every publish has ${r.config.membersPerRoom as number} deliveries spread over both instances) and the same publishers` : "as above"}; ${r.config.compareRounds as number} round(s), the order of the three systems shuffled in every round; fresh servers and load processes for every run. Deliveries are counted at the subscribers during the measured window; "deliveries per ack" near ${r.config.membersPerRoom as number} means fan-out kept up.`,
+    "- Load: separate load processes for subscribers and publishers (one of each per instance), raw `ws` clients that read ids and send times from the bytes rather than parse JSON.",
+    "",
+    "The raw numbers of this run are in [benchmarks-channels.json](benchmarks-channels.json).",
+    "",
+  );
+  return lines.join("\n");
+}
