@@ -1,3 +1,4 @@
+import type { HeapGrowth } from "./heap-summary";
 import { type CpuWindow, disturbedAbove, otherCores } from "./machine";
 import type { ProfileSummary } from "./profile-summary";
 
@@ -22,6 +23,8 @@ export type Throughput = {
   depth?: number;
   connections?: number;
   offered?: number;
+  /** Round trips of a PING to Redis and a `select 1` to Postgres, sent every 20 ms during the window (ms). */
+  probe?: { redisP50: number; redisP99: number; postgresP50: number; postgresP99: number };
 };
 
 export type OrderCheck = {
@@ -84,6 +87,7 @@ export type BenchResults = {
     heapPerSubscription: number;
     rssPerSubscription: number;
     externalPerSubscription: number;
+    breakdown?: { connections: number; subscriptions: number; growth: HeapGrowth };
   } | null;
   compare: CompareRun[];
   profiles: { kind: string; perSecond: number; cpu: CpuWindow; summaries: ProfileSummary[] }[];
@@ -136,15 +140,22 @@ function cpuCells(cpu: CpuWindow): string {
 }
 
 const cpuHeader = "servers (cores) | load (cores) | Redis | Postgres | other | machine busy";
+const probeHeader = "Redis PING / Postgres `select 1` p50, p99";
+
+function probeCells(t: Throughput): string {
+  const p = t.probe;
+  if (!p) return "–";
+  return `${p.redisP50.toFixed(1)}, ${p.redisP99.toFixed(1)} / ${p.postgresP50.toFixed(1)}, ${p.postgresP99.toFixed(1)} ms`;
+}
 
 function throughputTable(rows: Throughput[]): string[] {
   const lines = [
-    `| run | publishes/s | p50 | p99 | max | errors | ${cpuHeader} | caveat |`,
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    `| run | publishes/s | p50 | p99 | max | errors | ${cpuHeader} | ${probeHeader} | caveat |`,
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const t of rows) {
     lines.push(
-      `| ${t.label} | ${int(t.perSecond)} | ${ms(t.p50)} | ${ms(t.p99)} | ${ms(t.max)} | ${t.errors} | ${cpuCells(t.cpu)} | ${caveatOf(t)?.why ?? "–"} |`,
+      `| ${t.label} | ${int(t.perSecond)} | ${ms(t.p50)} | ${ms(t.p99)} | ${ms(t.max)} | ${t.errors} | ${cpuCells(t.cpu)} | ${probeCells(t)} | ${caveatOf(t)?.why ?? "–"} |`,
     );
   }
   return lines;
@@ -196,7 +207,7 @@ export function writeChannelsReport(r: BenchResults): string {
   lines.push("## Goals", "", "| # | goal | measured | result |", "|---|---|---|---|");
   const goalRow = (n: string, goal: string, measured: string, result: Status, why?: string | null) =>
     lines.push(
-      `| ${n} | ${goal} | ${measured}${why ? ` (load-bound: ${why})` : ""} | ${result === "met" ? "met" : `**${result}**`} |`,
+      `| ${n} | ${goal} | ${measured}${why ? ` (${why})` : ""} | ${result === "met" ? "met" : `**${result}**`} |`,
     );
   goalRow(
     "1",
@@ -280,7 +291,7 @@ export function writeChannelsReport(r: BenchResults): string {
 
   lines.push("## Where the time went", "");
   lines.push(
-    "CPU in cores (1.00 = one core) during each measured window, from /proc: each server instance, the load processes together (and the busiest one), Redis, Postgres (all its processes), everything else on the machine, and the share of both cores that was busy.",
+    "CPU in cores (1.00 = one core) during each measured window, from /proc: each server instance, the load processes together (and the busiest one), Redis, Postgres (all its processes), everything else on the machine, and the share of both cores that was busy. During every window the orchestrator also sends a Redis PING and a Postgres `select 1` every 20 ms and times the round trips: how long a request to Redis or Postgres waits when nothing about it is slow but the machine is busy.",
     "",
   );
   if (r.profiles.length > 0) {
@@ -369,18 +380,32 @@ export function writeChannelsReport(r: BenchResults): string {
       `Per connection (heap): ${kb(m.heapPerConnection)}. Per subscription: heap ${kb(m.heapPerSubscription)}, RSS ${kb(m.rssPerSubscription)}, external ${kb(m.externalPerSubscription)}.`,
       "",
     );
+    if (m.breakdown) {
+      const total = m.breakdown.growth.reduce((sum, g) => sum + g.bytesPerSubscription, 0);
+      lines.push(
+        `Where it goes: two heap snapshots (after a forced collection) on a fresh instance with ${int(m.breakdown.connections)} connections, before and after each subscribed to its person's rooms (${int(m.breakdown.subscriptions)} subscriptions). The kinds of object that grew most, per subscription (the top ${m.breakdown.growth.length} add up to ${kb(total)}):`,
+        "",
+        "| heap object (V8 type: constructor or name) | objects per subscription | bytes per subscription |",
+        "|---|---|---|",
+        ...m.breakdown.growth.map(
+          (g) =>
+            `| \`${g.kind.replaceAll("|", "\\|")}\` | ${g.countPerSubscription.toFixed(2)} | ${Math.round(g.bytesPerSubscription)} |`,
+        ),
+        "",
+      );
+    }
   }
   if (r.compare.length > 0) {
     lines.push("### 6. Rooms: Plauder against Socket.IO + Redis adapter", "");
     lines.push(
       "| system | round | publishes/s | deliveries/s | deliveries per ack | ack p50 | ack p99 | delivery p50 | delivery p99 | " +
         cpuHeader +
-        " | caveat |",
-      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ` | ${probeHeader} | caveat |`,
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     );
     for (const c of r.compare) {
       lines.push(
-        `| ${c.system} | ${c.round} | ${int(c.perSecond)} | ${int(c.deliveriesPerSecond)} | ${c.deliveriesPerPublish.toFixed(2)} | ${ms(c.p50)} | ${ms(c.p99)} | ${ms(c.deliveryP50)} | ${ms(c.deliveryP99)} | ${cpuCells(c.cpu)} | ${caveatOf(c)?.why ?? "–"} |`,
+        `| ${c.system} | ${c.round} | ${int(c.perSecond)} | ${int(c.deliveriesPerSecond)} | ${c.deliveriesPerPublish.toFixed(2)} | ${ms(c.p50)} | ${ms(c.p99)} | ${ms(c.deliveryP50)} | ${ms(c.deliveryP99)} | ${cpuCells(c.cpu)} | ${probeCells(c)} | ${caveatOf(c)?.why ?? "–"} |`,
       );
     }
     lines.push(
@@ -398,9 +423,11 @@ export function writeChannelsReport(r: BenchResults): string {
   }
 
   const compareConfig = r.compare[0];
+  const nice = (r.config.nice as number | undefined) ?? 0;
+  const flags = [...(r.quick ? ["--quick"] : []), ...(nice !== 0 ? [`--nice=${nice}`] : [])];
   lines.push("## How it was measured", "");
   lines.push(
-    `- Command: \`npm run bench:channels${r.quick ? " -- --quick" : ""}\` (${r.minutes.toFixed(1)} minutes, started ${r.startedAt}). Node ${r.machine.node}, ${r.machine.cores} cores, ${r.machine.memoryGiB.toFixed(0)} GiB. Nothing pinned: the servers, Redis, Postgres and the load processes are scheduled by the kernel over all cores.`,
+    `- Command: \`npm run bench:channels -w @plauder/bench${flags.length > 0 ? ` -- ${flags.join(" ")}` : ""}\` (${r.minutes.toFixed(1)} minutes, started ${r.startedAt}). Node ${r.machine.node}, ${r.machine.cores} cores, ${r.machine.memoryGiB.toFixed(0)} GiB. Nothing pinned: the servers, Redis, Postgres and the load processes are scheduled by the kernel over all cores.${nice !== 0 ? ` The servers and load processes ran at nice ${nice} because other work on the machine kept both cores busy; Redis, Postgres and that other work kept their own priority, so Redis and Postgres still competed with it.` : ""}`,
     `- Versions (from the installed package.json files and the servers): ${Object.entries(r.versions)
       .map(([name, version]) => `${name} ${version}`)
       .join(", ")}.`,

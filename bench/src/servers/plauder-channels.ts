@@ -4,11 +4,13 @@
  * server, plus two read-only hooks for the orchestrator over IPC:
  *
  * - `measure`: memory after a full collection (start node with --expose-gc);
+ * - `heap-snapshot`: a V8 heap snapshot after a full collection, written to the path given;
  * - `stats`: channels this instance listens to, and how many channel messages its Redis
  *   subscriber connection received (counted where ioredis emits them, so the figure is what Redis
  *   sent this process, whichever code then handles it).
  */
 import { createServer } from "node:http";
+import { writeHeapSnapshot } from "node:v8";
 import { getChannelRegistry } from "@plauder/api";
 import { createRealtimeServer, realtimeOptionsFrom } from "@plauder/api/server";
 import { getEnv } from "@plauder/runtime";
@@ -40,7 +42,12 @@ http.listen(env.PORT, "127.0.0.1", () => process.send?.({ type: "ready" }));
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
-process.on("message", (message: { type?: string; topic?: string }) => {
+process.on("message", (message: { type?: string; topic?: string; path?: string }) => {
+  if (message?.type === "heap-snapshot" && message.path) {
+    gc?.();
+    process.send?.({ type: "heap-snapshot", path: writeHeapSnapshot(message.path) });
+    return;
+  }
   if (message?.type === "measure") {
     if (!gc) {
       process.send?.({ type: "memory", error: "start the server with --expose-gc" });
