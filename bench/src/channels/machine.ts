@@ -16,6 +16,16 @@ export type CpuWindow = {
   postgres: number;
   /** Share of all cores busy (0..1). */
   machineBusy: number;
+  /**
+   * Share of the window each server's main thread spent runnable but waiting for a core (from
+   * /proc/<pid>/schedstat): time lost to a busy machine, as opposed to waiting for I/O.
+   */
+  serversRunqueue: number[];
+  /** Share of the window each server's main thread was on a core (the event loop; GC helpers excluded). */
+  serversMainThread: number[];
+  /** The same for Redis's main thread, and summed over Postgres's processes (in cores). */
+  redisRunqueue: number;
+  postgresRunqueue: number;
 };
 
 function commOf(pid: string): string {
@@ -38,6 +48,25 @@ function safeCpu(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/** Nanoseconds a process's main thread has run and waited on a run queue so far. */
+function schedstat(pid: number): { run: number; wait: number } | null {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, "utf8").trim().split(/\s+/).map(Number);
+    return { run: run ?? 0, wait: wait ?? 0 };
+  } catch {
+    return null;
+  }
+}
+
+function groupWait(pids: number[]): Map<number, number> {
+  const map = new Map<number, number>();
+  for (const pid of pids) {
+    const value = schedstat(pid);
+    if (value) map.set(pid, value.wait);
+  }
+  return map;
 }
 
 function machineTicks(): { busy: number; total: number } {
@@ -63,11 +92,22 @@ export function cpuWindow(servers: number[], load: number[]): () => CpuWindow {
   const ticks = machineTicks();
   const server0 = servers.map((pid) => safeCpu(pid) ?? 0);
   const load0 = load.map((pid) => safeCpu(pid) ?? 0);
-  const redis0 = groupCpu(pidsNamed(/^redis-server$/));
-  const pg0 = groupCpu(pidsNamed(/^postgres$/));
+  const redisPids = pidsNamed(/^redis-server$/);
+  const pgPids = pidsNamed(/^postgres$/);
+  const redis0 = groupCpu(redisPids);
+  const pg0 = groupCpu(pgPids);
+  const serverWait0 = servers.map((pid) => schedstat(pid)?.wait ?? 0);
+  const serverRun0 = servers.map((pid) => schedstat(pid)?.run ?? 0);
+  const redisWait0 = groupWait(redisPids);
+  const pgWait0 = groupWait(pgPids);
   return () => {
     const seconds = (performance.now() - started) / 1000;
     const ticksAfter = machineTicks();
+    const waited = (before: Map<number, number>, now: Map<number, number>) => {
+      let sum = 0;
+      for (const [pid, value] of now) sum += value - (before.get(pid) ?? 0);
+      return sum / 1e9 / seconds;
+    };
     const used = (before: Map<number, number>, now: Map<number, number>) => {
       let sum = 0;
       // Processes that started during the window (Postgres backends) count from zero.
@@ -81,6 +121,10 @@ export function cpuWindow(servers: number[], load: number[]): () => CpuWindow {
       redis: used(redis0, groupCpu(pidsNamed(/^redis-server$/))),
       postgres: used(pg0, groupCpu(pidsNamed(/^postgres$/))),
       machineBusy: (ticksAfter.busy - ticks.busy) / Math.max(1, ticksAfter.total - ticks.total),
+      serversRunqueue: servers.map((pid, i) => ((schedstat(pid)?.wait ?? 0) - (serverWait0[i] ?? 0)) / 1e9 / seconds),
+      serversMainThread: servers.map((pid, i) => ((schedstat(pid)?.run ?? 0) - (serverRun0[i] ?? 0)) / 1e9 / seconds),
+      redisRunqueue: waited(redisWait0, groupWait(pidsNamed(/^redis-server$/))),
+      postgresRunqueue: waited(pgWait0, groupWait(pidsNamed(/^postgres$/))),
     };
   };
 }

@@ -88,6 +88,12 @@ export type BenchResults = {
     rssPerSubscription: number;
     externalPerSubscription: number;
     breakdown?: { connections: number; subscriptions: number; growth: HeapGrowth };
+    /** Readings one after the other once everyone was subscribed; `subscribed` is the highest. */
+    series?: { atSeconds: number; heapUsed: number; rss: number }[];
+    /** Per subscription at the lowest reading of the series. */
+    heapPerSubscriptionLow?: number;
+    /** Redis calls per second (whole server) while the subscriptions sat idle during the series. */
+    redisWhileIdle?: Record<string, number>;
   } | null;
   compare: CompareRun[];
   profiles: { kind: string; perSecond: number; cpu: CpuWindow; summaries: ProfileSummary[] }[];
@@ -136,10 +142,14 @@ function median(values: number[]): number {
 function cpuCells(cpu: CpuWindow): string {
   const load = cpu.load.reduce((sum, v) => sum + v, 0);
   const other = otherCores(cpu);
-  return `${cpu.servers.map(cores).join(" + ")} | ${cores(load)} (max ${cores(Math.max(0, ...cpu.load))}) | ${cores(cpu.redis)} | ${cores(cpu.postgres)} | ${cores(other)} | ${(cpu.machineBusy * 100).toFixed(0)} %`;
+  const waiting = cpu.serversRunqueue
+    ? `${cpu.serversRunqueue.map(cores).join(" + ")} / ${cores(cpu.redisRunqueue)} / ${cores(cpu.postgresRunqueue)}`
+    : "–";
+  return `${cpu.servers.map(cores).join(" + ")} | ${cores(load)} (max ${cores(Math.max(0, ...cpu.load))}) | ${cores(cpu.redis)} | ${cores(cpu.postgres)} | ${cores(other)} | ${(cpu.machineBusy * 100).toFixed(0)} % | ${waiting}`;
 }
 
-const cpuHeader = "servers (cores) | load (cores) | Redis | Postgres | other | machine busy";
+const cpuHeader =
+  "servers (cores) | load (cores) | Redis | Postgres | other | machine busy | waiting for a core: servers / Redis / Postgres";
 const probeHeader = "Redis PING / Postgres `select 1` p50, p99";
 
 function probeCells(t: Throughput): string {
@@ -151,7 +161,7 @@ function probeCells(t: Throughput): string {
 function throughputTable(rows: Throughput[]): string[] {
   const lines = [
     `| run | publishes/s | p50 | p99 | max | errors | ${cpuHeader} | ${probeHeader} | caveat |`,
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const t of rows) {
     lines.push(
@@ -182,6 +192,83 @@ function ratioGoal(plauder: CompareRun[], socketio: CompareRun[], pick: (r: Comp
     why = `Plauder ${plauderCap.why}`;
   } else result = ratio >= 1 ? "met" : "not met";
   return { ratio, result, why };
+}
+
+const areaShare = (summary: ProfileSummary | undefined, match: (area: string) => boolean) =>
+  (summary?.byArea ?? []).filter((a) => match(a.area)).reduce((sum, a) => sum + a.share, 0);
+
+function runqueue(t: Throughput): string {
+  const waits = t.cpu.serversRunqueue;
+  if (!waits) return "";
+  const main = t.cpu.serversMainThread ?? t.cpu.servers;
+  const idle = main.map((used, i) => Math.max(0, 1 - used - (waits[i] ?? 0)));
+  return ` Over the window each server's main thread was on a core ${main.map((v) => `${(v * 100).toFixed(0)} %`).join(" / ")} of the time, ready but waiting for a free core ${waits.map((v) => `${(v * 100).toFixed(0)} %`).join(" / ")}, and idle (waiting for answers: clients, Redis, Postgres) the remaining ${idle.map((v) => `${(v * 100).toFixed(0)} %`).join(" / ")}; Redis's main thread waited for a core ${(t.cpu.redisRunqueue * 100).toFixed(0)} % of the window, Postgres's processes ${cores(t.cpu.postgresRunqueue)} core-seconds per second.`;
+}
+
+/** What the numbers say about the bottlenecks, in sentences generated from this run's data. */
+function findings(r: BenchResults): string[] {
+  const out: string[] = ["## Findings", ""];
+  const serverCores = (t: Throughput) => t.cpu.servers.reduce((sum, v) => sum + v, 0);
+  for (const [name, rows] of [
+    ["durable", r.durable],
+    ["ephemeral", r.ephemeral],
+  ] as const) {
+    const top = best(rows);
+    if (!top) continue;
+    const probe = top.probe
+      ? ` In the same window a Redis PING took ${top.probe.redisP50.toFixed(1)} ms at p50 and ${top.probe.redisP99.toFixed(1)} ms at p99, a Postgres \`select 1\` ${top.probe.postgresP50.toFixed(1)} / ${top.probe.postgresP99.toFixed(1)} ms.`
+      : "";
+    out.push(
+      `- **${name} publishes across ${int(r.config.rooms as number)} rooms**: best ${int(top.perSecond)}/s with ${int((top.depth ?? 0) * (top.connections ?? 0))} publishes in flight, ack p50 ${ms(top.p50)}. The two servers used ${cores(serverCores(top))} cores between them (${top.cpu.servers.map(cores).join(" and ")}) while the machine was ${(top.cpu.machineBusy * 100).toFixed(0)} % busy and other work took ${cores(top.otherCores)} cores: ${runqueue(top)}${probe} ${
+        name === "durable"
+          ? "A durable publish waits for a Redis call (the per-person publish limit) and then for its batch's Postgres transaction; each instance commits at most 2 batches at a time (DurableLog's maxConcurrentBatches), so when Postgres answers slowly publishes queue behind the commits."
+          : "An ephemeral publish makes two Redis round trips one after the other: the per-person publish limit, then the append script (batched per room per tick; with publishes spread over many rooms a tick rarely holds two for the same room)."
+      }`,
+    );
+  }
+  const durableProfile = r.profiles.find((p) => p.kind === "durable")?.summaries[0];
+  const ephemeralProfile = r.profiles.find((p) => p.kind === "ephemeral")?.summaries[0];
+  if (durableProfile || ephemeralProfile) {
+    const gcShare = (p?: ProfileSummary) => `${(areaShare(p, (a) => a === "garbage collector") * 100).toFixed(0)} %`;
+    const share = (p: ProfileSummary | undefined, name: string) =>
+      `${(areaShare(p, (a) => a === name) * 100).toFixed(0)} %`;
+    out.push(
+      `- **Where the servers' CPU went** (profiles below): garbage collection ${gcShare(durableProfile)} of busy time under durable load and ${gcShare(ephemeralProfile)} under ephemeral; drizzle-orm ${share(durableProfile, "drizzle-orm")} under durable load (building the batch inserts and membership queries; its \`is()\` type check is the top function after GC and socket writes); @trpc/server ${share(durableProfile, "@trpc/server")} / ${share(ephemeralProfile, "@trpc/server")} (its \`_objectSpread2\` helper copying objects per call); ioredis ${share(durableProfile, "ioredis")} / ${share(ephemeralProfile, "ioredis")}; socket writes (\`writev\`, \`writeUtf8String\`) around 15 %.`,
+    );
+  }
+  if (r.memory) {
+    const m = r.memory;
+    const top = m.breakdown?.growth.slice(0, 5) ?? [];
+    const idleRate = (name: string) => m.redisWhileIdle?.[name] ?? 0;
+    const refreshes = idleRate("zadd") + idleRate("pexpire");
+    const swings = m.heapPerSubscriptionLow !== undefined && m.heapPerSubscription > 2 * m.heapPerSubscriptionLow;
+    out.push(
+      `- **Memory**: ${kb(m.heapPerSubscription)} of heap per channel subscription at the highest reading (goal 1 KB)${
+        m.heapPerSubscriptionLow !== undefined ? `, ${kb(m.heapPerSubscriptionLow)} at the lowest` : ""
+      }. ${
+        refreshes > 0 && (m.series?.length ?? 0) > 1
+          ? `With nothing published, Redis ran ${int(idleRate("zadd"))} ZADD and ${int(idleRate("pexpire"))} PEXPIRE calls per second: channel presence refreshes every subscription every PRESENCE_TTL_SECONDS / 3 (ChannelPresence.heartbeat), as one ioredis pipeline of four commands per subscription (a ZADD and three PEXPIREs of its channel's keys, repeated for every subscriber of the channel), and sweeps each channel after it. While such a pipeline is built and in flight it holds ${int(m.subscriptions * 4)} commands and their arguments on the heap, and the heartbeat timer does not wait for the previous heartbeat to finish${
+              swings ? "; the readings swing accordingly, so that is where the highest ones get their extra" : ""
+            }. `
+          : ""
+      }${
+        top.length > 0
+          ? `In the heap snapshots (${int(m.breakdown?.subscriptions ?? 0)} subscriptions), the kinds of object that grew most per subscription were ${top.map((g) => `\`${g.kind}\` (${Math.round(g.bytesPerSubscription)} B, ${g.countPerSubscription.toFixed(1)} per subscription)`).join(", ")}.`
+          : ""
+      }`,
+    );
+  }
+  const socketio = r.compare.filter((c) => c.system === "socketio");
+  if (socketio.length > 0) {
+    out.push(
+      `- **Socket.IO** acknowledges a publish after emitting it locally and handing it to Redis, without waiting for any answer from Redis or Postgres; Plauder's acks wait for Redis (both kinds) and Postgres (durable). On a machine where Redis and Postgres answer slowly that difference weighs heavily in the comparison.${
+        socketio.some((c) => c.loadBound)
+          ? ` ${socketio.filter((c) => c.loadBound).length} of ${socketio.length} Socket.IO runs were load-bound (the load processes could not go faster on the shared cores), so its figures are lower bounds.`
+          : ""
+      }`,
+    );
+  }
+  return out;
 }
 
 export function writeChannelsReport(r: BenchResults): string {
@@ -254,7 +341,7 @@ export function writeChannelsReport(r: BenchResults): string {
     "5",
     "heap per channel subscription beyond the connection's own: ≤ 1 KB",
     r.memory
-      ? `${kb(r.memory.heapPerSubscription)} (${int(r.memory.subscriptions)} subscriptions on ${int(r.memory.connections)} connections)`
+      ? `${kb(r.memory.heapPerSubscription)} at the highest reading${r.memory.heapPerSubscriptionLow !== undefined ? `, ${kb(r.memory.heapPerSubscriptionLow)} at the lowest` : ""} (${int(r.memory.subscriptions)} subscriptions on ${int(r.memory.connections)} connections)`
       : "–",
     status(r.memory ? r.memory.heapPerSubscription : null, 1024, false, null),
   );
@@ -289,9 +376,11 @@ export function writeChannelsReport(r: BenchResults): string {
     lines.push("## Failures", "", ...r.failures.map((f) => `- ${f}`), "");
   }
 
+  lines.push(...findings(r), "");
+
   lines.push("## Where the time went", "");
   lines.push(
-    "CPU in cores (1.00 = one core) during each measured window, from /proc: each server instance, the load processes together (and the busiest one), Redis, Postgres (all its processes), everything else on the machine, and the share of both cores that was busy. During every window the orchestrator also sends a Redis PING and a Postgres `select 1` every 20 ms and times the round trips: how long a request to Redis or Postgres waits when nothing about it is slow but the machine is busy.",
+    "CPU in cores (1.00 = one core) during each measured window, from /proc: each server instance, the load processes together (and the busiest one), Redis, Postgres (all its processes), everything else on the machine, and the share of both cores that was busy; then how long (in cores, i.e. share of the window) each server's main thread, Redis's main thread and Postgres's processes together were ready to run but waited for a free core (/proc/<pid>/schedstat). During every window the orchestrator also sends a Redis PING and a Postgres `select 1` every 20 ms and times the round trips: how long a request to Redis or Postgres waits when nothing about it is slow but the machine is busy.",
     "",
   );
   if (r.profiles.length > 0) {
@@ -380,6 +469,22 @@ export function writeChannelsReport(r: BenchResults): string {
       `Per connection (heap): ${kb(m.heapPerConnection)}. Per subscription: heap ${kb(m.heapPerSubscription)}, RSS ${kb(m.rssPerSubscription)}, external ${kb(m.externalPerSubscription)}.`,
       "",
     );
+    if (m.series && m.series.length > 1) {
+      lines.push(
+        `With everyone subscribed and nothing published, heap read ${m.series.length} times over ${(m.series.at(-1)?.atSeconds ?? 0).toFixed(0)} s (each after a forced collection): ${m.series.map((s) => `${(s.heapUsed / 2 ** 20).toFixed(0)}`).join(", ")} MB. The goal is judged on the highest reading (${kb(m.heapPerSubscription)} per subscription); the lowest gives ${kb(m.heapPerSubscriptionLow ?? Number.NaN)}.`,
+        "",
+      );
+    }
+    if (m.redisWhileIdle) {
+      const rates = Object.entries(m.redisWhileIdle).sort((a, b) => b[1] - a[1]);
+      lines.push(
+        `Redis commands per second meanwhile (whole Redis, so including anything else using it): ${rates
+          .slice(0, 8)
+          .map(([command, rate]) => `${command} ${int(rate)}`)
+          .join(", ")}.`,
+        "",
+      );
+    }
     if (m.breakdown) {
       const total = m.breakdown.growth.reduce((sum, g) => sum + g.bytesPerSubscription, 0);
       lines.push(
@@ -401,7 +506,7 @@ export function writeChannelsReport(r: BenchResults): string {
       "| system | round | publishes/s | deliveries/s | deliveries per ack | ack p50 | ack p99 | delivery p50 | delivery p99 | " +
         cpuHeader +
         ` | ${probeHeader} | caveat |`,
-      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     );
     for (const c of r.compare) {
       lines.push(

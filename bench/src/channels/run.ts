@@ -3,6 +3,7 @@
  * and rooms on Socket.IO with its Redis adapter as the baseline. `--quick` is a short smoke run
  * (CI); the full run writes docs/benchmarks-channels.md and .json. See that file for the method.
  */
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, setPriority, totalmem } from "node:os";
 import { dirname, join } from "node:path";
@@ -73,6 +74,7 @@ const config = quick
       quietWaitMs: 0,
       attempts: 1,
       heapBreakdownConnections: 0,
+      memorySeriesSeconds: 0,
     }
   : {
       users: 1_000,
@@ -91,6 +93,7 @@ const config = quick
       quietWaitMs: 5_000,
       attempts: 2,
       heapBreakdownConnections: 1_000,
+      memorySeriesSeconds: 25,
     };
 const began = Date.now();
 const payloadBytes = 200;
@@ -136,6 +139,24 @@ function request<T>(child: Child, message: object, reply: string, timeoutMs: num
     child.process.once("exit", onExit);
     if (Object.keys(message).length > 0) child.process.send(message);
   });
+}
+
+// Fail at once, with the reason, when Redis is not there (Postgres says so itself in prepareChannelServices).
+{
+  const url = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on("error", () => undefined);
+  try {
+    await Promise.race([
+      probe.connect().then(() => probe.ping()),
+      new Promise((_, reject) => setTimeout(() => reject(new Error("no answer within 5 s")), 5_000)),
+    ]);
+  } catch (error) {
+    console.error(`[bench:channels] FAILED: Redis at ${url} is not reachable (${(error as Error).message})`);
+    process.exit(1);
+  } finally {
+    probe.disconnect();
+  }
 }
 
 const services = await prepareChannelServices({
@@ -660,6 +681,19 @@ async function fanoutWhereNeeded(servers: Servers): Promise<void> {
   }
 }
 
+/** Calls per second of each Redis command between two `INFO commandstats` readings (the whole Redis). */
+function commandRates(before: string, after: string, seconds: number): Record<string, number> {
+  const calls = (text: string) =>
+    new Map([...text.matchAll(/cmdstat_([\w|]+):calls=(\d+)/g)].map((m) => [m[1] as string, Number(m[2])]));
+  const was = calls(before);
+  const rates: Record<string, number> = {};
+  for (const [command, count] of calls(after)) {
+    const rate = (count - (was.get(command) ?? 0)) / seconds;
+    if (rate >= 1) rates[command] = rate;
+  }
+  return rates;
+}
+
 type Memory = { rss: number; heapUsed: number; external: number; arrayBuffers: number; error?: string };
 async function measureMemory(server: Child): Promise<Memory> {
   await sleep(1_000);
@@ -704,7 +738,24 @@ async function memoryPerSubscription(): Promise<void> {
     );
     const failed = subscribed.reduce((sum, s) => sum + s.failed, 0);
     if (failed > 0) throw new Error(`memory: ${failed} connections could not subscribe: ${subscribed[0]?.firstError}`);
-    const full = await measureMemory(server);
+    // Read again and again for a while (each reading after a forced collection): memory that is
+    // only held part of the time (periodic work over all subscriptions) shows as the gap between
+    // the lowest and the highest reading. Redis's command counters over the same time show what
+    // the idle subscriptions cost Redis.
+    const statsBefore = await redis.info("commandstats");
+    const seriesFrom = performance.now();
+    const series: { atSeconds: number; heapUsed: number; rss: number }[] = [];
+    let last: Memory = await measureMemory(server);
+    series.push({ atSeconds: 0, heapUsed: last.heapUsed, rss: last.rss });
+    while (performance.now() - seriesFrom < config.memorySeriesSeconds * 1000) {
+      last = await measureMemory(server);
+      series.push({ atSeconds: (performance.now() - seriesFrom) / 1000, heapUsed: last.heapUsed, rss: last.rss });
+    }
+    const seriesSeconds = (performance.now() - seriesFrom) / 1000;
+    const statsAfter = await redis.info("commandstats");
+    const peak = series.reduce((top, r) => (r.heapUsed > top.heapUsed ? r : top));
+    const low = series.reduce((bottom, r) => (r.heapUsed < bottom.heapUsed ? r : bottom));
+    const full = { ...last, heapUsed: peak.heapUsed, rss: peak.rss };
     const subscriptions = connections * layout.roomsPerUser;
     const channels = (await stats(server, "")).channelsListened;
     results.memory = {
@@ -717,6 +768,9 @@ async function memoryPerSubscription(): Promise<void> {
       empty,
       idle,
       subscribed: full,
+      series,
+      heapPerSubscriptionLow: (low.heapUsed - idle.heapUsed) / (connections * layout.roomsPerUser),
+      redisWhileIdle: commandRates(statsBefore, statsAfter, seriesSeconds),
       heapPerConnection: (idle.heapUsed - empty.heapUsed) / connections,
       heapPerSubscription: (full.heapUsed - idle.heapUsed) / subscriptions,
       rssPerSubscription: (full.rss - idle.rss) / subscriptions,
@@ -969,7 +1023,14 @@ if (exitCode === 0) {
   const markdown = writeChannelsReport(results);
   if (out) {
     writeFileSync(out, markdown);
-    writeFileSync(out.replace(/\.md$/, ".json"), `${JSON.stringify(results, null, 2)}\n`);
+    const json = out.replace(/\.md$/, ".json");
+    writeFileSync(json, `${JSON.stringify(results, null, 2)}\n`);
+    try {
+      // The repository's formatter has the last word on committed JSON (short arrays on one line).
+      execFileSync(join(repoRoot, "node_modules/.bin/biome"), ["format", "--write", json], { stdio: "ignore" });
+    } catch {
+      log("could not format the JSON with biome; run npm run format before committing it");
+    }
     log(`wrote ${out}`);
   } else console.log(markdown);
 }

@@ -42,6 +42,7 @@ export async function prepareChannelServices(options: { users: number; rooms: nu
   // Tokens valid for the whole run.
   process.env.ACCESS_TOKEN_TTL_SECONDS = "7200";
   const handle = openDatabase({ kind: "postgres", url: database.url });
+  let ready = false;
   try {
     await migrateDatabase(handle);
     const { db } = handle;
@@ -109,6 +110,7 @@ export async function prepareChannelServices(options: { users: number; rooms: nu
       fanoutRoom: roomRows[options.rooms + 1] as BenchRoom,
       roomsOf: (u) => Array.from({ length: roomsPerUser }, (_, k) => main[(u % stride) + k * stride] as BenchRoom),
     };
+    ready = true;
     return {
       prefix,
       layout,
@@ -136,5 +138,7 @@ export async function prepareChannelServices(options: { users: number; rooms: nu
     };
   } finally {
     await handle.close();
+    // A run that could not be set up leaves no database behind.
+    if (!ready) await database.drop().catch(() => undefined);
   }
 }
