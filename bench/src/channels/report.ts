@@ -124,12 +124,44 @@ type Caveat = ReturnType<typeof caveatOf>;
  * Goal status. A figure that the load (or other work on the machine) may have capped counts as
  * measured only when it meets the goal anyway (it is then a bound); otherwise it is not measured.
  */
-function status(value: number | null, goal: number, higherIsBetter: boolean, caveat: Caveat): Status {
+function status(
+  value: number | null,
+  goal: number,
+  higherIsBetter: boolean,
+  caveat: Caveat,
+  ceiling: number | null = null,
+): Status {
   if (value === null || Number.isNaN(value)) return "not measured";
   const meets = higherIsBetter ? value >= goal : value <= goal;
   if (meets) return "met";
-  if (caveat) return caveat.kind === "load-bound" ? "not measured (load-bound)" : "not measured (disturbed)";
+  // A cap cannot explain a miss that even the capping work's cores could not have closed.
+  if (caveat && !(ceiling !== null && ceiling < goal)) {
+    return caveat.kind === "load-bound" ? "not measured (load-bound)" : "not measured (disturbed)";
+  }
   return "not met";
+}
+
+const sum = (values: number[]) => values.reduce((total, v) => total + v, 0);
+/** CPU the system under test (both servers, Redis, Postgres) spent per acknowledged publish, in µs. */
+const systemMicros = (t: Throughput) => ((sum(t.cpu.servers) + t.cpu.redis + t.cpu.postgres) / t.perSecond) * 1e6;
+const serverMicros = (t: Throughput) => (sum(t.cpu.servers) / t.perSecond) * 1e6;
+
+/**
+ * The most a throughput figure could have been had the cores taken by other work and by the load
+ * processes gone to the servers, Redis and Postgres at the CPU cost per publish measured: a ceiling
+ * used to tell a miss the caps explain from one they cannot.
+ */
+function ceilingOf(t: Throughput | null): number | null {
+  if (!t || t.perSecond <= 0) return null;
+  const system = sum(t.cpu.servers) + t.cpu.redis + t.cpu.postgres;
+  if (system <= 0) return null;
+  return (t.perSecond * (system + t.otherCores + sum(t.cpu.load))) / system;
+}
+
+function ceilingNote(t: Throughput | null, goal: number): string | null {
+  const ceiling = ceilingOf(t);
+  if (!t || ceiling === null || t.perSecond >= goal || !caveatOf(t)) return null;
+  return `even with the cores of the other work and of the load at its cost of ${Math.round(systemMicros(t))} µs of CPU per publish it would reach about ${int(ceiling)}/s`;
 }
 
 function median(values: number[]): number {
@@ -160,12 +192,12 @@ function probeCells(t: Throughput): string {
 
 function throughputTable(rows: Throughput[]): string[] {
   const lines = [
-    `| run | publishes/s | p50 | p99 | max | errors | ${cpuHeader} | ${probeHeader} | caveat |`,
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    `| run | publishes/s | p50 | p99 | max | errors | server CPU per publish | ${cpuHeader} | ${probeHeader} | caveat |`,
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const t of rows) {
     lines.push(
-      `| ${t.label} | ${int(t.perSecond)} | ${ms(t.p50)} | ${ms(t.p99)} | ${ms(t.max)} | ${t.errors} | ${cpuCells(t.cpu)} | ${probeCells(t)} | ${caveatOf(t)?.why ?? "–"} |`,
+      `| ${t.label} | ${int(t.perSecond)} | ${ms(t.p50)} | ${ms(t.p99)} | ${ms(t.max)} | ${t.errors} | ${Math.round(serverMicros(t))} µs | ${cpuCells(t.cpu)} | ${probeCells(t)} | ${caveatOf(t)?.why ?? "–"} |`,
     );
   }
   return lines;
@@ -202,13 +234,12 @@ function runqueue(t: Throughput): string {
   if (!waits) return "";
   const main = t.cpu.serversMainThread ?? t.cpu.servers;
   const idle = main.map((used, i) => Math.max(0, 1 - used - (waits[i] ?? 0)));
-  return ` Over the window each server's main thread was on a core ${main.map((v) => `${(v * 100).toFixed(0)} %`).join(" / ")} of the time, ready but waiting for a free core ${waits.map((v) => `${(v * 100).toFixed(0)} %`).join(" / ")}, and idle (waiting for answers: clients, Redis, Postgres) the remaining ${idle.map((v) => `${(v * 100).toFixed(0)} %`).join(" / ")}; Redis's main thread waited for a core ${(t.cpu.redisRunqueue * 100).toFixed(0)} % of the window, Postgres's processes ${cores(t.cpu.postgresRunqueue)} core-seconds per second.`;
+  return ` Over the window each server's main thread was on a core ${main.map((v) => `${(v * 100).toFixed(0)} %`).join(" / ")} of the time, ready but waiting for a free core ${waits.map((v) => `${(v * 100).toFixed(0)} %`).join(" / ")}, and idle (waiting for answers: clients, Redis, Postgres) the remaining ${idle.map((v) => `${(v * 100).toFixed(0)} %`).join(" / ")}; Redis's main thread waited for a core ${(t.cpu.redisRunqueue * 100).toFixed(0)} % of the window, Postgres's processes (all of them, other databases' included) ${cores(t.cpu.postgresRunqueue)} core-seconds per second.`;
 }
 
 /** What the numbers say about the bottlenecks, in sentences generated from this run's data. */
 function findings(r: BenchResults): string[] {
   const out: string[] = ["## Findings", ""];
-  const serverCores = (t: Throughput) => t.cpu.servers.reduce((sum, v) => sum + v, 0);
   for (const [name, rows] of [
     ["durable", r.durable],
     ["ephemeral", r.ephemeral],
@@ -218,11 +249,13 @@ function findings(r: BenchResults): string[] {
     const probe = top.probe
       ? ` In the same window a Redis PING took ${top.probe.redisP50.toFixed(1)} ms at p50 and ${top.probe.redisP99.toFixed(1)} ms at p99, a Postgres \`select 1\` ${top.probe.postgresP50.toFixed(1)} / ${top.probe.postgresP99.toFixed(1)} ms.`
       : "";
+    const goal = name === "durable" ? 5_000 : 50_000;
+    const needed = (goal * serverMicros(top)) / 1e6;
     out.push(
-      `- **${name} publishes across ${int(r.config.rooms as number)} rooms**: best ${int(top.perSecond)}/s with ${int((top.depth ?? 0) * (top.connections ?? 0))} publishes in flight, ack p50 ${ms(top.p50)}. The two servers used ${cores(serverCores(top))} cores between them (${top.cpu.servers.map(cores).join(" and ")}) while the machine was ${(top.cpu.machineBusy * 100).toFixed(0)} % busy and other work took ${cores(top.otherCores)} cores: ${runqueue(top)}${probe} ${
+      `- **${name} publishes across ${int(r.config.rooms as number)} rooms**: best ${int(top.perSecond)}/s with ${int((top.depth ?? 0) * (top.connections ?? 0))} publishes in flight, ack p50 ${ms(top.p50)}, the machine ${(top.cpu.machineBusy * 100).toFixed(0)} % busy (other work ${cores(top.otherCores)} cores). Per acknowledged publish the two servers spent ${Math.round(serverMicros(top))} µs of CPU, Redis ${Math.round((top.cpu.redis / top.perSecond) * 1e6)} µs and Postgres ${Math.round((top.cpu.postgres / top.perSecond) * 1e6)} µs; at that cost ${int(goal)}/s needs ${needed.toFixed(1)} cores for the servers alone, and the machine has ${r.machine.cores}.${runqueue(top)}${probe} ${
         name === "durable"
-          ? "A durable publish waits for a Redis call (the per-person publish limit) and then for its batch's Postgres transaction; each instance commits at most 2 batches at a time (DurableLog's maxConcurrentBatches), so when Postgres answers slowly publishes queue behind the commits."
-          : "An ephemeral publish makes two Redis round trips one after the other: the per-person publish limit, then the append script (batched per room per tick; with publishes spread over many rooms a tick rarely holds two for the same room)."
+          ? "Beyond CPU, a durable publish waits for a Redis call (the per-person publish limit) and then for its batch's Postgres transaction, and each instance commits at most 2 batches at a time (DurableLog's maxConcurrentBatches), so acks queue behind commits whenever Postgres answers slowly."
+          : "Beyond CPU, an ephemeral publish makes two Redis round trips one after the other: the per-person publish limit, then the append script (batched per room per tick; with publishes spread over many rooms a tick rarely holds two for the same room)."
       }`,
     );
   }
@@ -230,10 +263,12 @@ function findings(r: BenchResults): string[] {
   const ephemeralProfile = r.profiles.find((p) => p.kind === "ephemeral")?.summaries[0];
   if (durableProfile || ephemeralProfile) {
     const gcShare = (p?: ProfileSummary) => `${(areaShare(p, (a) => a === "garbage collector") * 100).toFixed(0)} %`;
+    const writes = (p?: ProfileSummary) =>
+      `${(areaShare(p, (a) => a === "native: writev" || a === "native: writeUtf8String") * 100).toFixed(0)} %`;
     const share = (p: ProfileSummary | undefined, name: string) =>
       `${(areaShare(p, (a) => a === name) * 100).toFixed(0)} %`;
     out.push(
-      `- **Where the servers' CPU went** (profiles below): garbage collection ${gcShare(durableProfile)} of busy time under durable load and ${gcShare(ephemeralProfile)} under ephemeral; drizzle-orm ${share(durableProfile, "drizzle-orm")} under durable load (building the batch inserts and membership queries; its \`is()\` type check is the top function after GC and socket writes); @trpc/server ${share(durableProfile, "@trpc/server")} / ${share(ephemeralProfile, "@trpc/server")} (its \`_objectSpread2\` helper copying objects per call); ioredis ${share(durableProfile, "ioredis")} / ${share(ephemeralProfile, "ioredis")}; socket writes (\`writev\`, \`writeUtf8String\`) around 15 %.`,
+      `- **Where the servers' CPU went** (profiles below): garbage collection ${gcShare(durableProfile)} of busy time under durable load and ${gcShare(ephemeralProfile)} under ephemeral; drizzle-orm ${share(durableProfile, "drizzle-orm")} under durable load (building the batch inserts and membership queries; its \`is()\` type check is the top function after GC and socket writes); @trpc/server ${share(durableProfile, "@trpc/server")} / ${share(ephemeralProfile, "@trpc/server")} (its \`_objectSpread2\` helper copying objects per call); ioredis ${share(durableProfile, "ioredis")} / ${share(ephemeralProfile, "ioredis")}; socket writes (\`writev\`, \`writeUtf8String\`) ${writes(durableProfile)} / ${writes(ephemeralProfile)}.`,
     );
   }
   if (r.memory) {
@@ -261,7 +296,16 @@ function findings(r: BenchResults): string[] {
   const socketio = r.compare.filter((c) => c.system === "socketio");
   if (socketio.length > 0) {
     out.push(
-      `- **Socket.IO** acknowledges a publish after emitting it locally and handing it to Redis, without waiting for any answer from Redis or Postgres; Plauder's acks wait for Redis (both kinds) and Postgres (durable). On a machine where Redis and Postgres answer slowly that difference weighs heavily in the comparison.${
+      `- **Rooms against Socket.IO**: per publish with its ${r.config.membersPerRoom as number} deliveries the two servers spent ${(
+        ["socketio", "plauder-ephemeral", "plauder-durable"] as const
+      )
+        .map((system) => {
+          const runs = r.compare.filter((c) => c.system === system);
+          return `${Math.round(median(runs.map(serverMicros)))} µs (${system})`;
+        })
+        .join(
+          ", ",
+        )} of CPU (medians over the rounds), with all cores busy in every run: on this machine throughput follows CPU per publish, and Plauder's CPU per publish is ${(median(r.compare.filter((c) => c.system === "plauder-ephemeral").map(serverMicros)) / median(socketio.map(serverMicros))).toFixed(1)}× (ephemeral) and ${(median(r.compare.filter((c) => c.system === "plauder-durable").map(serverMicros)) / median(socketio.map(serverMicros))).toFixed(1)}× (durable) Socket.IO's. Socket.IO also acknowledges a publish after emitting it locally and handing it to Redis, without waiting for an answer from Redis or Postgres; Plauder's acks wait for Redis (both kinds) and Postgres (durable).${
         socketio.some((c) => c.loadBound)
           ? ` ${socketio.filter((c) => c.loadBound).length} of ${socketio.length} Socket.IO runs were load-bound (the load processes could not go faster on the shared cores), so its figures are lower bounds.`
           : ""
@@ -300,8 +344,8 @@ export function writeChannelsReport(r: BenchResults): string {
     "1",
     `durable publishes acknowledged/s, cluster-wide, ${int(rooms)} rooms: ≥ 5,000/s`,
     durableBest ? `${int(durableBest.perSecond)}/s (${durableBest.label})` : "–",
-    status(durableBest?.perSecond ?? null, 5_000, true, caveatOf(durableBest)),
-    caveatOf(durableBest)?.why,
+    status(durableBest?.perSecond ?? null, 5_000, true, caveatOf(durableBest), ceilingOf(durableBest)),
+    [caveatOf(durableBest)?.why, ceilingNote(durableBest, 5_000)].filter(Boolean).join("; ") || null,
   );
   goalRow(
     "1",
@@ -318,15 +362,17 @@ export function writeChannelsReport(r: BenchResults): string {
     r.order
       ? `${int(r.order.perSecond)}/s; ${int(r.order.committed)} committed, ${r.order.inOrder ? "all in order at both subscribers" : "ORDER VIOLATED"}`
       : "–",
-    r.order && !r.order.inOrder ? "not met" : status(r.order?.perSecond ?? null, 1_000, true, caveatOf(r.order)),
-    caveatOf(r.order)?.why,
+    r.order && !r.order.inOrder
+      ? "not met"
+      : status(r.order?.perSecond ?? null, 1_000, true, caveatOf(r.order), ceilingOf(r.order)),
+    [caveatOf(r.order)?.why, ceilingNote(r.order, 1_000)].filter(Boolean).join("; ") || null,
   );
   goalRow(
     "3",
     `ephemeral publications/s, cluster-wide, ${int(rooms)} rooms: ≥ 50,000/s`,
     ephemeralBest ? `${int(ephemeralBest.perSecond)}/s (${ephemeralBest.label})` : "–",
-    status(ephemeralBest?.perSecond ?? null, 50_000, true, caveatOf(ephemeralBest)),
-    caveatOf(ephemeralBest)?.why,
+    status(ephemeralBest?.perSecond ?? null, 50_000, true, caveatOf(ephemeralBest), ceilingOf(ephemeralBest)),
+    [caveatOf(ephemeralBest)?.why, ceilingNote(ephemeralBest, 50_000)].filter(Boolean).join("; ") || null,
   );
   if (r.fanout) {
     const f = r.fanout;
@@ -380,7 +426,7 @@ export function writeChannelsReport(r: BenchResults): string {
 
   lines.push("## Where the time went", "");
   lines.push(
-    "CPU in cores (1.00 = one core) during each measured window, from /proc: each server instance, the load processes together (and the busiest one), Redis, Postgres (all its processes), everything else on the machine, and the share of both cores that was busy; then how long (in cores, i.e. share of the window) each server's main thread, Redis's main thread and Postgres's processes together were ready to run but waited for a free core (/proc/<pid>/schedstat). During every window the orchestrator also sends a Redis PING and a Postgres `select 1` every 20 ms and times the round trips: how long a request to Redis or Postgres waits when nothing about it is slow but the machine is busy.",
+    "CPU in cores (1.00 = one core) during each measured window, from /proc: each server instance, the load processes together (and the busiest one), Redis, Postgres (all its processes), everything else on the machine, and the share of both cores that was busy; then how long (in cores, i.e. share of the window) each server's main thread, Redis's main thread and Postgres's processes together were ready to run but waited for a free core (/proc/<pid>/schedstat). During every window the orchestrator also sends a Redis PING and a Postgres `select 1` every 20 ms and times the round trips: how long a request to Redis or Postgres waits when nothing about it is slow but the machine is busy (the orchestrator shares the cores as well, so a stall of its own shows up there too).",
     "",
   );
   if (r.profiles.length > 0) {
@@ -503,14 +549,14 @@ export function writeChannelsReport(r: BenchResults): string {
   if (r.compare.length > 0) {
     lines.push("### 6. Rooms: Plauder against Socket.IO + Redis adapter", "");
     lines.push(
-      "| system | round | publishes/s | deliveries/s | deliveries per ack | ack p50 | ack p99 | delivery p50 | delivery p99 | " +
+      "| system | round | publishes/s | deliveries/s | deliveries per ack | ack p50 | ack p99 | delivery p50 | delivery p99 | server CPU per publish (with its deliveries) | " +
         cpuHeader +
         ` | ${probeHeader} | caveat |`,
-      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     );
     for (const c of r.compare) {
       lines.push(
-        `| ${c.system} | ${c.round} | ${int(c.perSecond)} | ${int(c.deliveriesPerSecond)} | ${c.deliveriesPerPublish.toFixed(2)} | ${ms(c.p50)} | ${ms(c.p99)} | ${ms(c.deliveryP50)} | ${ms(c.deliveryP99)} | ${cpuCells(c.cpu)} | ${probeCells(c)} | ${caveatOf(c)?.why ?? "–"} |`,
+        `| ${c.system} | ${c.round} | ${int(c.perSecond)} | ${int(c.deliveriesPerSecond)} | ${c.deliveriesPerPublish.toFixed(2)} | ${ms(c.p50)} | ${ms(c.p99)} | ${ms(c.deliveryP50)} | ${ms(c.deliveryP99)} | ${Math.round(serverMicros(c))} µs | ${cpuCells(c.cpu)} | ${probeCells(c)} | ${caveatOf(c)?.why ?? "–"} |`,
       );
     }
     lines.push(
@@ -532,18 +578,19 @@ export function writeChannelsReport(r: BenchResults): string {
   const flags = [...(r.quick ? ["--quick"] : []), ...(nice !== 0 ? [`--nice=${nice}`] : [])];
   lines.push("## How it was measured", "");
   lines.push(
-    `- Command: \`npm run bench:channels -w @plauder/bench${flags.length > 0 ? ` -- ${flags.join(" ")}` : ""}\` (${r.minutes.toFixed(1)} minutes, started ${r.startedAt}). Node ${r.machine.node}, ${r.machine.cores} cores, ${r.machine.memoryGiB.toFixed(0)} GiB. Nothing pinned: the servers, Redis, Postgres and the load processes are scheduled by the kernel over all cores.${nice !== 0 ? ` The servers and load processes ran at nice ${nice} because other work on the machine kept both cores busy; Redis, Postgres and that other work kept their own priority, so Redis and Postgres still competed with it.` : ""}`,
+    `- Command: \`npm run bench:channels -w @plauder/bench${flags.length > 0 ? ` -- ${flags.join(" ")}` : ""}\` (${r.minutes.toFixed(1)} minutes, started ${r.startedAt}). Node ${r.machine.node}, ${r.machine.cores} cores, ${r.machine.memoryGiB.toFixed(0)} GiB. Nothing pinned: the servers, Redis, Postgres and the load processes are scheduled by the kernel over all cores.${nice !== 0 ? ` The benchmark's own processes (orchestrator, servers, load) ran in a scheduling group (autogroup) at nice ${nice}, because other work on the machine kept both cores busy; Redis, Postgres and that other work kept their own priority, so Redis and Postgres still competed with it.` : ""}`,
     `- Versions (from the installed package.json files and the servers): ${Object.entries(r.versions)
       .map(([name, version]) => `${name} ${version}`)
       .join(", ")}.`,
     `- Servers: each bundled with esbuild (apps/web/scripts/build-server.ts) and run on plain node, two instances sharing Redis and Postgres. Plauder: \`bench/src/servers/plauder-channels.ts\`, the app's realtime server with the production settings except the per-connection, per-address and per-person ceilings (all load comes from 127.0.0.1) and PUBLISH_RATE_LIMIT set out of reach (it is still checked on every publish). Socket.IO: \`bench/src/servers/socketio-rooms.ts\`, WebSocket transport only, no per-message deflate, \`@socket.io/redis-adapter\` on ioredis, \`socket.join(room)\`, a "publish" event whose ack follows \`io.to(room).emit(...)\`.`,
     `- People and rooms: ${int(people)} people, each with an access token of their own; ${int(rooms)} rooms of ${r.config.membersPerRoom as number} members, each person in ${(rooms * (r.config.membersPerRoom as number)) / people} rooms, written straight into Postgres. Never one person for everything.`,
+    `- Scenarios 1 and 3 have publishers only, no subscribers: they measure the publish path (checks, limit, log, announcement); scenario 6 adds the subscribers and their deliveries.`,
     `- Publishers: one connection for each of the first ${int(rooms / ((rooms * (r.config.membersPerRoom as number)) / people))} people (between them members of every room), alternating between the two instances, each publishing round-robin to its rooms. Closed loop: each connection keeps a fixed number of publishes in flight (${(r.config.depths as number[]).join(" and ")} in scenarios 1 and 3, ${r.config.compareDepth as number} in scenario 6) and sends the next when one is answered; Plauder calls made in one tick share a frame (at most 100), as tRPC's wsLink sends them, Socket.IO sends one packet per frame as socket.io-client does. Open loop: a fixed schedule, latency from the scheduled send time (no coordinated omission). Payload text: ${r.config.payloadBytes as number} bytes.`,
     `- Windows: ${r.config.warmupSeconds as number} s warm-up (not counted), then ${r.config.seconds as number} s measured; ack latency in an HDR histogram per load process, the slower process's percentile reported.`,
     `- Scenario 2: ${r.config.orderPublishers as number} publisher connections (members of one room, alternating instances, ${r.config.orderDepth as number} in flight each) and one verifying subscriber per instance that parses every delivery and checks its durable offsets are 1, 2, 3, … with nothing missing or repeated, against the room's head in Postgres afterwards.`,
     "- Scenario 4: a subscriber on instance A only; a member publishes through B. `PUBSUB NUMSUB` of the room's topic is read while publishing; the servers count channel messages as their ioredis connections emit them.",
-    `- Scenario 5: one instance; connections authenticated (an \`auth.me\` call answered) and subscribed to nothing, then each subscribed to its person's rooms; heap after \`gc()\` twice (\`--expose-gc\`); per subscription = heap delta ÷ subscriptions.`,
-    `- Scenario 6: ${compareConfig ? `${int(compareConfig.subscriberConnections)} subscriber connections (one per person, on instance u mod 2, each subscribed to/joined in all of its person's rooms: ${int(compareConfig.subscriptions)} subscriptions, ${r.config.membersPerRoom as number} per room, so every publish has ${r.config.membersPerRoom as number} deliveries spread over both instances) and the same publishers` : "as above"}; ${r.config.compareRounds as number} round(s), the order of the three systems shuffled in every round; fresh servers and load processes for every run. Deliveries are counted at the subscribers during the measured window; "deliveries per ack" near ${r.config.membersPerRoom as number} means fan-out kept up.`,
+    `- Scenario 5: one instance; connections authenticated (an \`auth.me\` call answered) and subscribed to nothing, then each subscribed to its person's rooms; heap after \`gc()\` twice (\`--expose-gc\`); per subscription = heap delta ÷ subscriptions. Once everyone is subscribed the heap is read again and again for ${(r.config.memorySeriesSeconds as number | undefined) ?? 0} s; the goal is judged on the highest reading. A second, smaller instance gives the heap snapshots for the breakdown.`,
+    `- Scenario 6: ${compareConfig ? `${int(compareConfig.subscriberConnections)} subscriber connections (one per person, on instance u mod 2, each subscribed to/joined in all of its person's rooms: ${int(compareConfig.subscriptions)} subscriptions, ${r.config.membersPerRoom as number} per room, so every publish has ${r.config.membersPerRoom as number} deliveries spread over both instances) and the same publishers` : "as above"}; ${r.config.compareRounds as number} round(s), the order of the three systems shuffled in every round; fresh servers for every run (the load processes are reused, their connections closed and counters cleared in between). Deliveries are counted at the subscribers during the measured window; "deliveries per ack" near ${r.config.membersPerRoom as number} means fan-out kept up.`,
     "- Load: separate load processes for subscribers and publishers (one of each per instance), raw `ws` clients that read ids and send times from the bytes rather than parse JSON.",
     "",
     "The raw numbers of this run are in [benchmarks-channels.json](benchmarks-channels.json).",

@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, setPriority, totalmem } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { channelHeads, openDatabase } from "@plauder/db";
@@ -945,7 +945,11 @@ async function profilePass(): Promise<void> {
         kind: ephemeral ? "ephemeral" : "durable",
         perSecond: t.perSecond,
         cpu,
-        summaries: files.map((f) => summariseProfile(join(dir, f))) as ProfileSummary[],
+        // Named relative to the repository: the report travels, this machine's paths do not.
+        summaries: files.map((f) => ({
+          ...summariseProfile(join(dir, f)),
+          file: relative(repoRoot, join(dir, f)),
+        })) as ProfileSummary[],
       });
     } finally {
       await stopAll(servers.children);
