@@ -13,6 +13,8 @@ export class ChannelPresence {
   /** channel → client → who, and how many subscriptions of that client are in the channel. */
   private readonly local = new Map<string, Map<string, { user: PresentUser; refs: number }>>();
   private timer: NodeJS.Timeout | null = null;
+  /** A heartbeat still running when the next is due is not doubled (a slow Redis would pile them up). */
+  private beating = false;
 
   constructor(
     private readonly store: PresenceStore,
@@ -60,11 +62,14 @@ export class ChannelPresence {
       for (const [clientId, { user }] of clients) entries.push({ channel, userId: user.id, clientId });
     }
     await this.store.refresh(entries, Date.now() + this.ttlMs);
-    for (const channel of this.local.keys()) {
-      for (const user of await this.store.sweep(channel, Date.now())) {
-        await this.say(channel, { kind: "presence", event: "leave", user });
-      }
-    }
+    const now = Date.now();
+    await Promise.all(
+      [...this.local.keys()].map(async (channel) => {
+        for (const user of await this.store.sweep(channel, now)) {
+          await this.say(channel, { kind: "presence", event: "leave", user });
+        }
+      }),
+    );
   }
 
   stop(): void {
@@ -75,9 +80,13 @@ export class ChannelPresence {
   private startTimer(): void {
     if (this.timer) return;
     this.timer = setInterval(() => {
-      this.heartbeat().catch((error: unknown) =>
-        this.log.warn({ err: describeError(error) }, "presence heartbeat failed; retrying"),
-      );
+      if (this.beating) return;
+      this.beating = true;
+      this.heartbeat()
+        .catch((error: unknown) => this.log.warn({ err: describeError(error) }, "presence heartbeat failed; retrying"))
+        .finally(() => {
+          this.beating = false;
+        });
     }, this.ttlMs / 3);
     this.timer.unref();
   }

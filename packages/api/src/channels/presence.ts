@@ -83,10 +83,19 @@ export function createRedisPresenceStore(redis: Redis, prefix: string, keyTtlMs:
     },
     async refresh(entries, expiresAt) {
       if (entries.length === 0) return;
-      const pipeline = redis.pipeline();
+      // One ZADD and one expiry per key for each channel, however many of its clients are here:
+      // a channel with a thousand local subscribers costs four commands, not four thousand.
+      const byChannel = new Map<string, string[]>();
       for (const entry of entries) {
-        const [clients, people, names] = keys(entry.channel);
-        pipeline.zadd(clients, "XX", expiresAt, `${entry.userId}|${entry.clientId}`);
+        const members = byChannel.get(entry.channel);
+        const member = `${entry.userId}|${entry.clientId}`;
+        if (members) members.push(member);
+        else byChannel.set(entry.channel, [member]);
+      }
+      const pipeline = redis.pipeline();
+      for (const [channel, members] of byChannel) {
+        const [clients, people, names] = keys(channel);
+        pipeline.zadd(clients, "XX", ...members.flatMap((member) => [expiresAt, member]));
         for (const key of [clients, people, names]) pipeline.pexpire(key, keyTtlMs);
       }
       await pipeline.exec();
