@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { type Credential, readAccessToken, revokedAmong, sessionFromCookie } from "@plauder/auth";
+import { type Credential, readAccessToken, sessionFromCookie } from "@plauder/auth";
 import { clientAddressOf, describeError, type Env, getInstanceId, getLogger } from "@plauder/runtime";
 import { TRPCError } from "@trpc/server";
 import { type WebSocket, WebSocketServer } from "ws";
@@ -11,11 +11,11 @@ import type { Connection, Context } from "../context";
 import { metrics } from "../metrics";
 import { getPresence } from "../presence/index";
 import { appRouter } from "../root";
-import { onSessionEnded } from "../sessions/end-session";
 import { logProcedureError } from "../trpc";
 import { AddressConnections } from "./address-connections";
 import { closeCodes } from "./close-codes";
 import { connectionClosed, connectionOpened } from "./connections";
+import { CredentialWatch } from "./credential-watch";
 import { isOriginAllowed, parseOrigins } from "./origin";
 import { SocketProtocol } from "./socket-protocol";
 import { UserConnections } from "./user-connections";
@@ -150,65 +150,18 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     .catch((error: Error) => log.error({ err: describeError(error) }, "broadcast feed failed to start"));
   const presence = getPresence();
   presence.start().catch((error: Error) => log.error({ err: describeError(error) }, "presence failed to start"));
-  // Sockets by the session or token they were opened with, so logout can close exactly those.
-  const bySession = new Map<string, Set<WebSocket>>();
-  function trackSession(socket: WebSocket, state: SocketState, sessionId: string): void {
-    let sockets = bySession.get(sessionId);
-    if (!sockets) {
-      sockets = new Set();
-      bySession.set(sessionId, sockets);
-    }
-    sockets.add(socket);
-    state.sessionId = sessionId;
-  }
-  function untrackSession(socket: WebSocket, sessionId: string): void {
-    const sockets = bySession.get(sessionId);
-    if (!sockets) return;
-    sockets.delete(socket);
-    if (sockets.size === 0) bySession.delete(sessionId);
-  }
-  function closeSession(sessionId: string): void {
-    for (const socket of bySession.get(sessionId) ?? []) {
-      // The connection that asked for this logout closes itself after its answer (closeAsSignedOutAfterAnswer).
-      if (socket.readyState !== socket.OPEN || states.get(socket)?.closingAfterAnswer) continue;
-      log.info({ session: sessionId.slice(0, 8) }, "closing a connection whose session was ended");
-      socket.close(closeCodes.signedOut.code, closeCodes.signedOut.reason);
-    }
-  }
+  // Logout and expiry close the sockets of their credential (credential-watch.ts).
+  const credentials = new CredentialWatch({
+    sockets: () => wss.clients,
+    expiresAt: (socket) => states.get(socket)?.expiresAt ?? 0,
+    // The connection that asked for its own logout closes itself after its answer (holdForOwnSignOut).
+    closesItself: (socket) => states.get(socket)?.closingAfterAnswer ?? false,
+    revocationSweepMs: options.heartbeatMs,
+    log,
+    describe: (socket) => states.get(socket)?.connectionId,
+  });
   function closeSignedOut(socket: WebSocket): void {
     if (socket.readyState === socket.OPEN) socket.close(closeCodes.signedOut.code, closeCodes.signedOut.reason);
-  }
-  // Logout anywhere is announced on the bus and closes the sockets at once; the sweep, once per
-  // heartbeat interval, catches an announcement the bus lost (Redis away at that moment).
-  const stopHearingEnds = onSessionEnded(closeSession);
-  const revokedSessionSweep = setInterval(() => {
-    if (bySession.size === 0) return;
-    revokedAmong([...bySession.keys()])
-      .then((ended) => {
-        for (const sessionId of ended) closeSession(sessionId);
-      })
-      .catch((error: Error) => log.warn({ err: error.message }, "revoked-session sweep failed"));
-  }, options.heartbeatMs);
-  revokedSessionSweep.unref();
-  // Expiry is checked once a second for all sockets rather than by a timer per socket: each timer
-  // with its own duration costs a Timeout object and a timer list per connection.
-  const expirySweep = setInterval(() => {
-    const now = Date.now();
-    for (const socket of wss.clients) {
-      const expiresAt = states.get(socket)?.expiresAt ?? 0;
-      if (expiresAt !== 0 && expiresAt <= now) closeExpired(socket);
-    }
-  }, 1_000);
-  expirySweep.unref();
-
-  /**
-   * A connection lives no longer than the session or token it was opened with: at expiry it is
-   * closed (4001) and the client reconnects with whatever credentials it has by then.
-   */
-  function closeExpired(socket: WebSocket): void {
-    if (socket.readyState !== socket.OPEN) return;
-    log.info({ conn: states.get(socket)?.connectionId }, "closing a connection whose credentials expired");
-    socket.close(closeCodes.sessionExpired.code, closeCodes.sessionExpired.reason);
   }
 
   /** Anonymous sockets may ask for health, but must not hold one of MAX_CONNECTIONS places for long. */
@@ -226,7 +179,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     if (!state) return;
     if (state.authDeadline) clearTimeout(state.authDeadline);
     if (state.presentAs) presence.disconnect(state.presentAs);
-    if (state.sessionId) untrackSession(this, state.sessionId);
+    if (state.sessionId) credentials.untrack(this, state.sessionId);
     perUser.remove(state.connectionId);
     perAddress.release(state.clientAddress, state.authenticated);
     log.info({ conn: state.connectionId, code }, "connection closed");
@@ -321,7 +274,10 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
           state.authDeadline = null;
         }
         if (credential && state.expiresAt === 0) state.expiresAt = credential.expiresAt;
-        if (credential?.sessionId && !state.sessionId) trackSession(socket, state, credential.sessionId);
+        if (credential?.sessionId && !state.sessionId) {
+          credentials.track(socket, credential.sessionId);
+          state.sessionId = credential.sessionId;
+        }
       }
       return {
         user,
@@ -416,9 +372,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     },
     async close(graceMs = 5_000) {
       accepting = false;
-      clearInterval(revokedSessionSweep);
-      clearInterval(expirySweep);
-      stopHearingEnds();
+      credentials.stop();
       // wsLink reconnects on this notification; clients add jitter so they do not all return at once.
       protocol.broadcastReconnectNotification();
       protocol.stopHeartbeat();
