@@ -177,7 +177,6 @@ export async function publishToChannel(
   text: string,
   ephemeral: boolean | undefined,
 ): Promise<PublishAck> {
-  await getChannelAccess().check(user, channel, "publish");
   const kind: PublicationKind =
     ephemeral === undefined ? namespaces[channel.namespace].kind : ephemeral ? "ephemeral" : "durable";
   if (channel.namespace === "lobby" && kind === "durable") {
@@ -186,7 +185,12 @@ export async function publishToChannel(
     const offset = Number(broadcast.id);
     return { id: publicationId("durable", lobbyEpoch, offset), offset, epoch: lobbyEpoch, sentAt: broadcast.sentAt };
   }
-  const decision = await publishLimiter().hit(user.id);
+  // Both checks at once: two round trips in a row (Redis, then maybe Postgres) would add up on every
+  // publish. A refused publish still counts against the budget, which a flood guard may well do.
+  const [, decision] = await Promise.all([
+    getChannelAccess().check(user, channel, "publish"),
+    publishLimiter().hit(user.id),
+  ]);
   if (!decision.allowed) throw tooManyRequests(decision.retryAfterSeconds, "Publishing too fast");
   return publishAs({ id: user.id, name: user.name }, channel, text, kind);
 }
