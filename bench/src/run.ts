@@ -506,7 +506,12 @@ function latency(result: RoundResult, rawSaturation: number): Promise<void> {
   });
 }
 
-process.on("SIGINT", () => process.exit(130));
+// An interrupted run still drops its database and stops its Redis (children are killed on exit).
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    void Promise.allSettled([services.cleanup(), redis.stop()]).then(() => process.exit(130));
+  });
+}
 const results: RoundResult[] = [];
 const orders: RoundOrder[] = [];
 const began = Date.now();
