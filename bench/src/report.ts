@@ -169,6 +169,9 @@ export function writeReport(results: RoundResult[], meta: Meta): string {
   const largest = (r: RoundResult) => r.memory.at(-1);
   /** CPU per delivery at half load, as deliveries per second one fully busy core would carry. */
   const capacity = (r: RoundResult) => 1e6 / (r.half?.cpuMicrosPerDelivery ?? Number.NaN);
+  // The highest offered rate every system's every sweep passed: CPU per delivery there compares
+  // the systems at a higher load than half of raw's saturation.
+  const common = Math.min(...results.map((r) => r.saturation));
   const saturationCells = systems.map((s) => {
     const rounds = of(s);
     const bound = rounds.filter(loadBound).length;
@@ -207,6 +210,14 @@ export function writeReport(results: RoundResult[], meta: Meta): string {
     ["p99 at half of raw's saturation (ms)", col((r) => r.half?.p99, 2)],
     ["server CPU per delivery at half of raw's saturation (µs)", col((r) => r.half?.cpuMicrosPerDelivery, 2)],
     ["load client CPU per delivery at the same load (µs)", col((r) => r.half?.loadClientMicrosPerDelivery, 2)],
+    ...(common > 0
+      ? ([
+          [
+            `server CPU per delivery in the sweep at ${n(common)} deliveries/s, the highest rate every sweep passed (µs)`,
+            col((r) => r.sweep.find((p) => p.offered === common)?.cpuMicrosPerDelivery, 2),
+          ],
+        ] as Array<[string, string[]]>)
+      : []),
     ["p50, one instance (ms)", col((r) => r.crossInstance?.singleP50, 2)],
     ["p50, two instances (ms)", col((r) => r.crossInstance?.twoP50, 2)],
     [
@@ -380,7 +391,9 @@ other processes took more than a quarter of a core during them; ${stillDisturbed
 
 The capacity row divides one core-second by the server CPU one delivery cost at half of raw's
 saturation: what one fully busy core would carry at that cost. It is an extrapolation that assumes
-the cost per delivery stays flat up to a full core; the measured saturation is what a sweep reached.
+the cost per delivery stays flat up to a full core, which it does not quite (it changes with load
+differently for each system: compare the CPU rows at half load and in the sweep); the measured
+saturation is what a sweep reached with p99 within 250 ms.
 
 ${meta.svgPath ? `![p99 latency against offered load](${basename(meta.svgPath)})` : ""}
 
