@@ -1,6 +1,7 @@
 import { getEnv } from "@plauder/runtime";
 import type { Connection } from "../context";
 import { metrics } from "../metrics";
+import { FrameGroups } from "../server/frame-groups";
 import { type DetachedSubscription, SubscriptionHandover } from "../server/handover";
 import type { Inbox } from "./inbox";
 import { type Broadcast, idNumber } from "./types";
@@ -62,45 +63,28 @@ const textFrame = { binary: false } as const;
  * would produce.
  */
 export class DirectFanout {
-  /**
-   * Members grouped by frame prefix. Clients number their subscriptions from 1, so a handful of
-   * prefixes covers nearly everyone: each group's frame is encoded once per broadcast and the same
-   * bytes are handed to every socket in it.
-   */
-  private readonly groups = new Map<string, Set<FanoutMember>>();
-  private count = 0;
+  private readonly members = new FrameGroups<FanoutMember>();
   private readonly maxBuffered = getEnv().WS_MAX_BUFFERED;
 
   add(member: FanoutMember): void {
-    let group = this.groups.get(member.framePrefix);
-    if (!group) {
-      group = new Set();
-      this.groups.set(member.framePrefix, group);
-    }
-    if (group.has(member)) return;
-    group.add(member);
-    this.count++;
+    this.members.add(member);
   }
 
   /** Returns whether the member was there. */
   remove(member: FanoutMember): boolean {
-    const group = this.groups.get(member.framePrefix);
-    if (!group?.delete(member)) return false;
-    this.count--;
-    if (group.size === 0) this.groups.delete(member.framePrefix);
-    return true;
+    return this.members.remove(member);
   }
 
   size(): number {
-    return this.count;
+    return this.members.size();
   }
 
   deliver = (broadcast: Broadcast): void => {
-    if (this.count === 0) return;
+    if (this.members.size() === 0) return;
     const id = idNumber(broadcast);
     const tail = frameTail(broadcast);
     let sent = 0;
-    for (const [prefix, group] of this.groups) {
+    for (const [prefix, group] of this.members.entries()) {
       const frame = Buffer.from(prefix + tail);
       for (const member of group) if (member.send(id, frame, this.maxBuffered)) sent++;
     }

@@ -1,6 +1,7 @@
 import { getEnv } from "@plauder/runtime";
 import type { Connection } from "../context";
 import { metrics } from "../metrics";
+import { FrameGroups } from "../server/frame-groups";
 import { type DetachedSubscription, SubscriptionHandover } from "../server/handover";
 import type { ChannelEvent } from "./types";
 
@@ -78,38 +79,26 @@ export class ChannelMember extends LogCursor implements DetachedSubscription {
  * the same bytes go to every socket.
  */
 export class ChannelFanout {
-  private readonly groups = new Map<string, Set<ChannelMember>>();
-  private count = 0;
+  private readonly members = new FrameGroups<ChannelMember>();
   private readonly maxBuffered = getEnv().WS_MAX_BUFFERED;
 
   add(member: ChannelMember): void {
-    let group = this.groups.get(member.framePrefix);
-    if (!group) {
-      group = new Set();
-      this.groups.set(member.framePrefix, group);
-    }
-    if (group.has(member)) return;
-    group.add(member);
-    this.count++;
+    this.members.add(member);
   }
 
   remove(member: ChannelMember): boolean {
-    const group = this.groups.get(member.framePrefix);
-    if (!group?.delete(member)) return false;
-    this.count--;
-    if (group.size === 0) this.groups.delete(member.framePrefix);
-    return true;
+    return this.members.remove(member);
   }
 
   size(): number {
-    return this.count;
+    return this.members.size();
   }
 
   deliver = (event: ChannelEvent, position: string): void => {
-    if (this.count === 0) return;
+    if (this.members.size() === 0) return;
     const tail = frameTail(event, position);
     let sent = 0;
-    for (const [prefix, group] of this.groups) {
+    for (const [prefix, group] of this.members.entries()) {
       let frame: Buffer | null = null;
       for (const member of group) {
         if (!member.wants(event)) continue;
@@ -122,7 +111,7 @@ export class ChannelFanout {
 
   /** Ends every subscription of one person here with an error frame (they lost access). */
   expel(userId: string, errorFrameBody: string): void {
-    for (const [prefix, group] of this.groups) {
+    for (const [prefix, group] of this.members.entries()) {
       for (const member of [...group]) {
         if (member.userId !== userId) continue;
         member.send(`${prefix},${errorFrameBody}}`, Number.POSITIVE_INFINITY);
