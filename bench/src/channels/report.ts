@@ -282,8 +282,8 @@ function findings(r: BenchResults): string[] {
         m.heapPerSubscriptionLow !== undefined ? `, ${kb(m.heapPerSubscriptionLow)} at the lowest` : ""
       }. ${
         refreshes > 0 && (m.series?.length ?? 0) > 1
-          ? `With nothing published, Redis ran ${int(idleRate("zadd"))} ZADD and ${int(idleRate("pexpire"))} PEXPIRE calls per second: channel presence refreshes every subscription every PRESENCE_TTL_SECONDS / 3 (ChannelPresence.heartbeat), as one ioredis pipeline of four commands per subscription (a ZADD and three PEXPIREs of its channel's keys, repeated for every subscriber of the channel), and sweeps each channel after it. While such a pipeline is built and in flight it holds ${int(m.subscriptions * 4)} commands and their arguments on the heap, and the heartbeat timer does not wait for the previous heartbeat to finish${
-              swings ? "; the readings swing accordingly, so that is where the highest ones get their extra" : ""
+          ? `With nothing published, Redis ran ${int(idleRate("zadd"))} ZADD and ${int(idleRate("pexpire"))} PEXPIRE calls per second: channel presence refreshes its clients every PRESENCE_TTL_SECONDS / 3 (ChannelPresence.heartbeat), one ZADD of all of a channel's local clients and three PEXPIREs per channel, and sweeps each channel after it${
+              swings ? "; the readings swing with the heartbeat and the collections after it" : ""
             }. `
           : ""
       }${
