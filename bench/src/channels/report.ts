@@ -268,7 +268,7 @@ function findings(r: BenchResults): string[] {
     const share = (p: ProfileSummary | undefined, name: string) =>
       `${(areaShare(p, (a) => a === name) * 100).toFixed(0)} %`;
     out.push(
-      `- **Where the servers' CPU went** (profiles below): garbage collection ${gcShare(durableProfile)} of busy time under durable load and ${gcShare(ephemeralProfile)} under ephemeral; drizzle-orm ${share(durableProfile, "drizzle-orm")} under durable load (building the batch inserts and membership queries; its \`is()\` type check is the top function after GC and socket writes); @trpc/server ${share(durableProfile, "@trpc/server")} / ${share(ephemeralProfile, "@trpc/server")} (its \`_objectSpread2\` helper copying objects per call); ioredis ${share(durableProfile, "ioredis")} / ${share(ephemeralProfile, "ioredis")}; socket writes (\`writev\`, \`writeUtf8String\`) ${writes(durableProfile)} / ${writes(ephemeralProfile)}.`,
+      `- **Where the servers' CPU went** (profiles below): garbage collection ${gcShare(durableProfile)} of busy time under durable load and ${gcShare(ephemeralProfile)} under ephemeral; drizzle-orm ${share(durableProfile, "drizzle-orm")} under durable load (query building: the durable batch is one SQL statement over arrays, membership one query per person); @trpc/server ${share(durableProfile, "@trpc/server")} / ${share(ephemeralProfile, "@trpc/server")} (its \`_objectSpread2\` helper copying objects per call); ioredis ${share(durableProfile, "ioredis")} / ${share(ephemeralProfile, "ioredis")}; socket writes (\`writev\`, \`writeUtf8String\`) ${writes(durableProfile)} / ${writes(ephemeralProfile)}.`,
     );
   }
   if (r.memory) {
