@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import type { PlauderClient } from "@plauder/client";
 import { freePort } from "@plauder/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { recordChannel } from "./support/channel-recorder";
 import { type Account, connect, newAccount, record, sleep } from "./support/clients";
 import { type Instance, runToExit, startInstance, tempDataDir } from "./support/processes";
 
@@ -65,6 +66,36 @@ describe("embedded defaults", () => {
     await resumed.waitFor(5);
     await sleep(200);
     expect(resumed.ids()).toEqual(ids.slice(5));
+  });
+
+  it("serve rooms on PGlite and the in-process logs: durable and ephemeral, in order, with presence", async () => {
+    const c = await client();
+    const room = await c.api.rooms.create.mutate({ name: "Zuhause" });
+    const listening = recordChannel(c, room.channel);
+    await listening.until((r) => r.syncs().length === 1, "the subscription");
+    const presence = await new Promise<{ type: string; count?: number }>((resolve, reject) => {
+      const subscription = c.api.channels.presence.subscribe(
+        { channel: room.channel },
+        {
+          onData: (event) => {
+            subscription.unsubscribe();
+            resolve(event);
+          },
+          onError: reject,
+        },
+      );
+    });
+    expect(presence).toMatchObject({ type: "snapshot", count: 1 });
+    for (let i = 1; i <= 5; i++) await c.api.channels.publish.mutate({ channel: room.channel, text: `d${i}` });
+    for (let i = 1; i <= 3; i++) {
+      await c.api.channels.publish.mutate({ channel: room.channel, text: `e${i}`, ephemeral: true });
+    }
+    await listening.until((r) => r.publications().length === 8, "eight publications");
+    expect(listening.publications("durable").map((p) => p.offset)).toEqual([1, 2, 3, 4, 5]);
+    expect(listening.publications("ephemeral").map((p) => p.offset)).toEqual([1, 2, 3]);
+    const history = await c.api.channels.history.query({ channel: room.channel });
+    expect(history.publications.map((p) => p.text)).toEqual(["d1", "d2", "d3", "d4", "d5"]);
+    listening.stop();
   });
 
   it("keep broadcasts across a restart and resume from them", async () => {
