@@ -69,7 +69,9 @@ describe("embedded defaults", () => {
   });
 
   it("serve rooms on PGlite and the in-process logs: durable and ephemeral, in order, with presence", async () => {
-    const c = await client();
+    // A person of its own: the publish budget is per person, and the other cases spend Anna's.
+    const c = await connect(instance.url, await newAccount(instance.url, "Bert"));
+    clients.push(c);
     const room = await c.api.rooms.create.mutate({ name: "Zuhause" });
     const listening = recordChannel(c, room.channel);
     await listening.until((r) => r.syncs().length === 1, "the subscription");

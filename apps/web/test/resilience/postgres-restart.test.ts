@@ -103,7 +103,11 @@ describe("Postgres restarted under a publish stream", () => {
     const codes = new Set(ledger.failures.map((f) => f.code));
     expect([...codes]).toEqual(["SERVICE_UNAVAILABLE"]);
     for (const failure of ledger.failures) expect(failure.message).toBe("The broadcast could not be stored; try again");
-    // And both are healthy again without having been restarted.
+    // And both are healthy again without having been restarted: health answers from a probe shared
+    // for a second, and a probe begun during the outage may still be waiting on its connect timeout.
+    const healthyBy = Date.now() + 6_000;
+    while (Date.now() < healthyBy && (await dbState(a)) !== "up") await sleep(100);
+    while (Date.now() < healthyBy && (await dbState(b)) !== "up") await sleep(100);
     expect([await dbState(a), await dbState(b)]).toEqual(["up", "up"]);
     expect(a.running() && b.running()).toBe(true);
     // The failed inserts were logged as the database's own error, without the query's parameters
