@@ -1,5 +1,17 @@
 import { sql } from "drizzle-orm";
-import { bigint, check, index, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
 
 /** People who sign in. Emails are stored lower-cased so uniqueness ignores case. */
 export const users = pgTable(
@@ -128,10 +140,49 @@ export const conversations = pgTable(
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
     title: text().notNull(),
+    /** The learner's CEFR level the tutor answers at (A1–C1). */
+    level: text().notNull().default("A2"),
+    /**
+     * The role-play the tutor plays, as it was when the conversation began (a library scenario or a
+     * generated one), so later edits to the library do not change a conversation under way.
+     * Validated with the tutor's scenario schema whenever it is read.
+     */
+    scenario: jsonb(),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [index("conversations_owner_idx").on(table.ownerId)],
 );
 
+/**
+ * The record of what was said in a conversation. An assistant message is written when its
+ * generation is accepted (`queued`), moves to `streaming`, and ends `complete`, `stopped` (Stop was
+ * pressed; `content` is what had arrived) or `failed` (`error` says why; `content` is what had arrived).
+ */
+export const messages = pgTable(
+  "messages",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    /** Order within the conversation: messages written in one transaction share a timestamp. */
+    seq: bigint({ mode: "number" }).generatedAlwaysAsIdentity(),
+    conversationId: uuid()
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    role: text({ enum: ["user", "assistant"] }).notNull(),
+    content: text().notNull(),
+    status: text({ enum: ["queued", "streaming", "complete", "stopped", "failed"] }).notNull(),
+    /** The model that answered (assistant messages). */
+    model: text(),
+    promptTokens: integer(),
+    completionTokens: integer(),
+    /** Why a generation failed, in one sentence for the learner. */
+    error: text(),
+    /** The grammar correction of a learner's message, validated with the tutor's correction schema. */
+    correction: jsonb(),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [index("messages_conversation_idx").on(table.conversationId, table.seq)],
+);
+
 export type StoredBroadcast = typeof broadcasts.$inferSelect;
 export type StoredChannelMessage = typeof channelMessages.$inferSelect;
+export type StoredMessage = typeof messages.$inferSelect;
