@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { basename, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import nextEnv from "@next/env";
-import { closeBus, startRevocationSync } from "@plauder/api";
+import { closeBus, closeTutor, startRevocationSync } from "@plauder/api";
 import { createRealtimeServer, diagnosticsPath, realtimeOptionsFrom, serveDiagnostics } from "@plauder/api/server";
 import { getAuthSecret, UnsafeAuthSecretError } from "@plauder/auth";
 import { closeDatabase, DatabaseInUseError, getDatabase } from "@plauder/db";
@@ -94,6 +94,8 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal, graceMs: env.SHUTDOWN_GRACE_MS }, "shutting down");
     server.close();
+    // Answers under way are saved first, while their channels can still say so.
+    await closeTutor().catch(() => undefined);
     await realtime.close(env.SHUTDOWN_GRACE_MS);
     server.closeAllConnections();
     await stopRevocationSync().catch(() => undefined);

@@ -23,3 +23,4 @@ export { type AppRouter, appRouter } from "./root";
 export type { ChannelPresenceEvent } from "./router/channels";
 export { endSession, startRevocationSync } from "./sessions/end-session";
 export { logProcedureError, subscriptionPaths, subscriptionsOverHttpRefusal } from "./trpc";
+export { closeTutor } from "./tutor/lifecycle";

@@ -85,6 +85,35 @@ function createMetrics() {
         this.set(state === "up" ? 1 : state === "down" ? 0 : -1);
       },
     }),
+    tutorCacheLookups: new Counter({
+      name: "plauder_tutor_cache_lookups_total",
+      help: "Lookups in the tutor's cache of deterministic outputs, by kind (correction, scenario) and result (hit, miss)",
+      labelNames: ["kind", "result"] as const,
+      registers: [registry],
+    }),
+    tutorCacheHitRatio: new Gauge({
+      name: "plauder_tutor_cache_hit_ratio",
+      help: "Hits over lookups in the tutor's cache since this instance started, by kind",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
+    tutorGenerations: new Counter({
+      name: "plauder_tutor_generations_total",
+      help: "Tutor answers this instance ended, by status (complete, stopped, failed)",
+      labelNames: ["status"] as const,
+      registers: [registry],
+    }),
+    tutorStreams: new Gauge({
+      name: "plauder_tutor_streams",
+      help: "Tutor answers this instance is generating or holding in line",
+      registers: [registry],
+    }),
+    tutorFirstToken: new Histogram({
+      name: "plauder_tutor_first_token_seconds",
+      help: "From a send to the answer's first piece published",
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
   };
 }
 

@@ -157,6 +157,18 @@ export const envSchema = z.object({
   TUTOR_STALL_TIMEOUT_MS: optionalPositiveInt,
   /** Milliseconds a health check or model list may take; default 5000. */
   TUTOR_HEALTH_TIMEOUT_MS: optionalPositiveInt,
+  /** Answers one person may have generating at once, over all their conversations and every instance. */
+  TUTOR_MAX_CONCURRENT: positiveInt(2),
+  /** Answers one person may have waiting for a free place; the next send is refused with TOO_MANY_REQUESTS. */
+  TUTOR_MAX_QUEUED: positiveInt(3),
+  /** Longest learner message in characters. */
+  TUTOR_MAX_MESSAGE_LENGTH: positiveInt(2_000),
+  /** Most tokens one answer may have. */
+  TUTOR_ANSWER_MAX_TOKENS: positiveInt(400),
+  /** The model's context window in tokens; the working context (summary and recent turns) is kept under it. */
+  TUTOR_CONTEXT_TOKENS: positiveInt(4_096),
+  /** How long corrections and generated scenarios stay cached. */
+  TUTOR_CACHE_SECONDS: positiveInt(7 * 86_400),
 });
 
 export type Env = z.infer<typeof envSchema> & { APP_URL: string };

@@ -59,7 +59,10 @@ export function TRPCReactProvider({
         connection
           ? splitLink({
               condition: (op) =>
-                op.type === "subscription" || op.path.startsWith("realtime.") || op.path.startsWith("channels."),
+                op.type === "subscription" ||
+                op.path.startsWith("realtime.") ||
+                op.path.startsWith("channels.") ||
+                op.path.startsWith("tutor."),
               true: wsLink({ client: connection.proxy() }),
               false: http,
             })
