@@ -1,4 +1,22 @@
 export {
+  type Correction,
+  type CorrectionCategory,
+  type CorrectionEdit,
+  correctionCategories,
+  correctionCategorySchema,
+  correctionEditSchema,
+  correctionPromptVersion,
+  correctionRequest,
+  correctionSchema,
+  correctText,
+  type ModelCorrection,
+  maxCorrectionEdits,
+  maxCorrectionTextLength,
+  modelCorrectionSchema,
+  modelEditSchema,
+  parseCorrection,
+} from "./corrections";
+export {
   createEmbeddedProvider,
   type EmbeddedProviderOptions,
   engineInstallCommand,
@@ -14,8 +32,10 @@ export {
   ProviderTimeoutError,
   ProviderUnavailableError,
 } from "./errors";
+export { type CefrLevel, cefrLevelSchema, cefrLevels, levelGuidance } from "./levels";
 export { createOllamaProvider, defaultOllamaUrl, type OllamaProviderOptions } from "./ollama";
 export { createOpenAIProvider, type OpenAIProviderOptions } from "./openai";
+export { ModelOutputError, parseModelJson } from "./output";
 export {
   defaultOllamaModel,
   NoProviderError,
