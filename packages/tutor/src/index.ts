@@ -37,6 +37,18 @@ export { createOllamaProvider, defaultOllamaUrl, type OllamaProviderOptions } fr
 export { createOpenAIProvider, type OpenAIProviderOptions } from "./openai";
 export { ModelOutputError, parseModelJson } from "./output";
 export {
+  clampText,
+  findScenario,
+  maxScenarioTopicLength,
+  parseGeneratedScenario,
+  type Scenario,
+  scenarioGenerationRequest,
+  scenarioLibrary,
+  scenarioLimits,
+  scenarioPromptVersion,
+  scenarioSchema,
+} from "./scenarios";
+export {
   defaultOllamaModel,
   NoProviderError,
   type SelectedProvider,
