@@ -1,4 +1,14 @@
 export {
+  buildPrompt,
+  estimateTokens,
+  maxSummaryWords,
+  messageOverheadTokens,
+  summaryPromptVersion,
+  summaryRequest,
+  type Turn,
+  truncationMark,
+} from "./context";
+export {
   type Correction,
   type CorrectionCategory,
   type CorrectionEdit,
