@@ -46,6 +46,7 @@ export { type CefrLevel, cefrLevelSchema, cefrLevels, levelGuidance } from "./le
 export { createOllamaProvider, defaultOllamaUrl, type OllamaProviderOptions } from "./ollama";
 export { createOpenAIProvider, type OpenAIProviderOptions } from "./openai";
 export { ModelOutputError, parseModelJson } from "./output";
+export { tutorPromptVersion, tutorSystemPrompt } from "./prompts";
 export {
   clampText,
   findScenario,
