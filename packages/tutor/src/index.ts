@@ -1,4 +1,32 @@
 export {
+  buildPrompt,
+  estimateTokens,
+  maxSummaryWords,
+  messageOverheadTokens,
+  summaryPromptVersion,
+  summaryRequest,
+  type Turn,
+  truncationMark,
+} from "./context";
+export {
+  type Correction,
+  type CorrectionCategory,
+  type CorrectionEdit,
+  correctionCategories,
+  correctionCategorySchema,
+  correctionEditSchema,
+  correctionPromptVersion,
+  correctionRequest,
+  correctionSchema,
+  correctText,
+  type ModelCorrection,
+  maxCorrectionEdits,
+  maxCorrectionTextLength,
+  modelCorrectionSchema,
+  modelEditSchema,
+  parseCorrection,
+} from "./corrections";
+export {
   createEmbeddedProvider,
   type EmbeddedProviderOptions,
   engineInstallCommand,
@@ -14,8 +42,23 @@ export {
   ProviderTimeoutError,
   ProviderUnavailableError,
 } from "./errors";
+export { type CefrLevel, cefrLevelSchema, cefrLevels, levelGuidance } from "./levels";
 export { createOllamaProvider, defaultOllamaUrl, type OllamaProviderOptions } from "./ollama";
 export { createOpenAIProvider, type OpenAIProviderOptions } from "./openai";
+export { ModelOutputError, parseModelJson } from "./output";
+export { tutorPromptVersion, tutorSystemPrompt } from "./prompts";
+export {
+  clampText,
+  findScenario,
+  maxScenarioTopicLength,
+  parseGeneratedScenario,
+  type Scenario,
+  scenarioGenerationRequest,
+  scenarioLibrary,
+  scenarioLimits,
+  scenarioPromptVersion,
+  scenarioSchema,
+} from "./scenarios";
 export {
   defaultOllamaModel,
   NoProviderError,
