@@ -155,7 +155,7 @@ describe("terminal arithmetic", () => {
 
 describe("plauder chat's arguments", () => {
   it("starts, continues or lists", () => {
-    expect(parseInvocation(["chat"])).toEqual({ command: "chat", server: {}, level: "A2", listScenarios: false });
+    expect(parseInvocation(["chat"])).toEqual({ command: "chat", server: {}, listScenarios: false });
     expect(parseInvocation(["chat", "--level", "b1", "--scenario", "bakery"])).toMatchObject({
       level: "B1",
       scenarioId: "bakery",

@@ -171,7 +171,7 @@ describe("plauder chat", () => {
   it("lists the scenarios", async () => {
     const listing = chat(anna, "--list-scenarios");
     expect(await listing.exit).toBe(exitCodes.ok);
-    expect(listing.output.stdout).toMatch(/^bakery +A\d +\S/m);
+    expect(listing.output.stdout).toMatch(/^bakery +A1–A2 +In der Bäckerei \(At the bakery\)$/m);
   });
 
   it("starts a role-play, streams the answer as it arrives and prints the correction of the learner's line", async () => {

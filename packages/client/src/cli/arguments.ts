@@ -67,8 +67,8 @@ export type Invocation =
       server: ServerFlags;
       /** Continue this conversation instead of starting one. */
       conversationId?: string;
-      /** The level of a new conversation (CEFR, as the server knows them). */
-      level: string;
+      /** The level of a new conversation (CEFR, as the server knows them); by default the scenario's or {@link defaultChatLevel}. */
+      level?: string;
       scenarioId?: string;
       listScenarios: boolean;
     };
@@ -174,19 +174,19 @@ function chatInvocation(server: ServerFlags, values: ParsedArgs["values"], given
   if (values["list-scenarios"] === true) {
     const other = given.find((option) => ["conversation", "level", "scenario"].includes(option));
     if (other !== undefined) throw new UsageError(`--list-scenarios does not go with --${other}`);
-    return { command: "chat", server, level: defaultChatLevel, listScenarios: true };
+    return { command: "chat", server, listScenarios: true };
   }
   if (conversationId !== undefined) {
     const other = given.find((option) => option === "level" || option === "scenario");
     if (other !== undefined) {
       throw new UsageError(`--${other} is for a new conversation; a continued one keeps its own`);
     }
-    return { command: "chat", server, conversationId, level: defaultChatLevel, listScenarios: false };
+    return { command: "chat", server, conversationId, listScenarios: false };
   }
   return {
     command: "chat",
     server,
-    level: level === undefined ? defaultChatLevel : level.toUpperCase(),
+    ...(level === undefined ? {} : { level: level.toUpperCase() }),
     ...(scenarioId === undefined ? {} : { scenarioId }),
     listScenarios: false,
   };

@@ -1,7 +1,7 @@
 import { clearScreenDown, createInterface, cursorTo, type Interface, moveCursor } from "node:readline";
 import type { MessageView } from "@plauder/api/tutor-events";
 import { type ConversationFollower, followConversation } from "../../conversation";
-import type { Invocation } from "../arguments";
+import { defaultChatLevel, type Invocation } from "../arguments";
 import {
   ChatScreen,
   formatCorrection,
@@ -56,9 +56,23 @@ export async function chatCommand(invocation: ChatInvocation, target: Target, io
 async function listScenarios(session: Session, target: Target, io: CliIO, out: Out): Promise<number> {
   const scenarios = await bounded(session.api.tutor.scenarios.query(), session, io, target.url);
   const width = Math.max(0, ...scenarios.map((scenario) => scenario.id.length));
-  for (const scenario of scenarios) out.line(`${scenario.id.padEnd(width)}  ${scenario.level}  ${scenario.title}`);
-  out.status("Start one with `plauder chat --scenario ID` (its level unless --level says otherwise)");
+  const levels = scenarios.map(levelRange);
+  const levelWidth = Math.max(0, ...levels.map((range) => range.length));
+  scenarios.forEach((scenario, index) => {
+    const range = (levels[index] as string).padEnd(levelWidth);
+    out.line(`${scenario.id.padEnd(width)}  ${range}  ${scenario.title} (${scenario.titleEn})`);
+  });
+  out.status(
+    `Start one with \`plauder chat --scenario ID\` (at ${defaultChatLevel} when the scenario offers it, else its lowest level; --level says otherwise)`,
+  );
   return exitCodes.ok;
+}
+
+/** "A1–A2", or the one level. */
+function levelRange(scenario: { levels: readonly string[] }): string {
+  const first = scenario.levels[0] ?? "";
+  const last = scenario.levels.at(-1) ?? "";
+  return first === last ? first : `${first}–${last}`;
 }
 
 /** One line of input to work through in order: something to send, or a command that waits its turn. */
@@ -120,7 +134,8 @@ class Chat {
     const bound = <T>(work: Promise<T>) => bounded(work, this.session, this.io, this.target.url);
     let conversationId = this.invocation.conversationId;
     if (conversationId === undefined) {
-      const { level, scenarioId } = this.invocation;
+      const { scenarioId } = this.invocation;
+      const level = this.invocation.level ?? (scenarioId ? await this.scenarioLevel(scenarioId) : defaultChatLevel);
       const [started, status] = await Promise.all([
         bound(api.tutor.start.mutate({ level, ...(scenarioId ? { scenarioId } : {}) })).catch((error: unknown) => {
           throw this.startError(error);
@@ -151,6 +166,15 @@ class Chat {
     for (const dispose of this.disposers.splice(0)) dispose();
     this.follower?.stop();
     this.lines?.close();
+  }
+
+  /** The level a scenario starts at without --level: the default when it offers it, else its lowest. */
+  private async scenarioLevel(scenarioId: string): Promise<string> {
+    const scenarios = await bounded(this.session.api.tutor.scenarios.query(), this.session, this.io, this.target.url);
+    const scenario = scenarios.find((candidate) => candidate.id === scenarioId);
+    if (!scenario) throw this.startError({ data: { code: "NOT_FOUND" } });
+    const levels: readonly string[] = scenario.levels;
+    return levels.includes(defaultChatLevel) ? defaultChatLevel : (levels[0] ?? defaultChatLevel);
   }
 
   /** `start` refused: an unknown scenario names the command that lists them. */
