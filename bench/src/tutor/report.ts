@@ -1,0 +1,310 @@
+import { type CpuWindow, otherCores } from "../channels/machine";
+import type { FirstToken, Gaps, Spread } from "./analysis";
+import type { LoadStats } from "./protocol";
+
+export type Memory = {
+  heapUsed: number;
+  rss: number;
+  external: number;
+  arrayBuffers: number;
+  connections: number;
+};
+
+export type TutorBenchResults = {
+  quick: boolean;
+  startedAt: string;
+  minutes: number;
+  machine: { cores: number; cpuModel: string; memoryGiB: number; node: string; loadAverageAtStart: number[] };
+  versions: Record<string, string>;
+  config: Record<string, unknown>;
+  settings: Record<string, string>;
+  firstToken:
+    | (FirstToken & {
+        failed: number;
+        loadStats: LoadStats;
+        quietWaitedMs: number;
+        machineBusyBefore: number;
+        serverCpuSeconds: number;
+        fakeCpuSeconds: number;
+      })
+    | null;
+  direct: { client: Spread; added: Spread; missing: number; loadStats: LoadStats } | null;
+  streams: {
+    streams: number;
+    tokens: number;
+    window: { seconds: number; startedAfterMs: number };
+    gaps: Gaps;
+    cpu: CpuWindow;
+    loadBound: boolean;
+    loadBoundWhy: string | null;
+    otherCores: number;
+    loadStats: LoadStats;
+    incomplete: number;
+    misplaced: number;
+    merged: number;
+    deltas: number;
+    endedInWindow: number;
+    quietWaitedMs: number;
+    statuses: Record<string, number>;
+  } | null;
+  memory: {
+    streams: number;
+    start: Memory;
+    during: Memory;
+    rssSamples: number[];
+    rssPerStream: number;
+    heapPerStream: number;
+    completed: number;
+    after: Memory;
+    series: { completed: number; heapUsed: number; rss: number }[];
+  } | null;
+  stops: {
+    stops: number;
+    closed: Spread;
+    acked: Spread;
+    outcomes: Record<string, number>;
+    statuses: Record<string, number>;
+    cpu: CpuWindow;
+    loadStats: LoadStats;
+    otherCores: number;
+    quietWaitedMs: number;
+  } | null;
+  failures: string[];
+};
+
+/** The goals, and the margins the memory check allows (stated before measuring). */
+export const goals = {
+  firstTokenAddedP50Ms: 5,
+  gapAddedP99Ms: 20,
+  stopP99Ms: 100,
+  /** After 1,000 completed streams the heap (after a full collection) may be at most this much above the start. */
+  heapMarginBytes: 5 * 2 ** 20,
+  /** …and RSS at most this share above the start (V8 and malloc keep pages they once used). */
+  rssMarginShare: 0.25,
+} as const;
+
+/** Other work above this many cores during a window makes its figure "disturbed". */
+const disturbedAbove = 0.25;
+
+const ms = (n: number, digits = 1) => (Number.isFinite(n) ? `${n.toFixed(digits)} ms` : "–");
+const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+const cores = (n: number) => n.toFixed(2);
+const pct = (n: number) => `${(n * 100).toFixed(0)} %`;
+const spreadCells = (s: Spread, digits = 1) =>
+  `${ms(s.p50, digits)} | ${ms(s.p99, digits)} | ${ms(s.max, digits)} | ${s.count}`;
+
+type Row = { goal: string; target: string; measured: string; result: string };
+
+function goalRows(r: TutorBenchResults): Row[] {
+  const rows: Row[] = [];
+  const ft = r.firstToken;
+  rows.push({
+    goal: "(a) time to first token Plauder adds over the provider's own, p50",
+    target: `≤ ${goals.firstTokenAddedP50Ms} ms`,
+    measured: ft ? `${ms(ft.added.p50, 2)} (p99 ${ms(ft.added.p99, 2)}, ${ft.added.count} sends)` : "–",
+    result: !ft
+      ? "not measured (the run failed before it)"
+      : ft.added.p50 <= goals.firstTokenAddedP50Ms
+        ? "met"
+        : "not met",
+  });
+  const st = r.streams;
+  let streamResult = "not measured (the run failed before it)";
+  if (st) {
+    const meets = st.gaps.added.p99 <= goals.gapAddedP99Ms;
+    if (meets) streamResult = "met";
+    else if (st.loadBound) streamResult = `not measured (load-bound: ${st.loadBoundWhy})`;
+    else if (st.otherCores >= disturbedAbove)
+      streamResult = `not measured (disturbed: other work used ${cores(st.otherCores)} cores)`;
+    else streamResult = "not met";
+  }
+  rows.push({
+    goal: `(b) added inter-token delay, ${st?.streams ?? 200} streams at 30 tokens/s on one instance, p99`,
+    target: `≤ ${goals.gapAddedP99Ms} ms`,
+    measured: st
+      ? `${ms(st.gaps.added.p99, 2)} (p50 ${ms(st.gaps.added.p50, 2)}, ${st.gaps.pairs.toLocaleString("en-US")} token pairs)`
+      : "–",
+    result: streamResult,
+  });
+  rows.push({
+    goal: "(b) server CPU during those streams",
+    target: "reported",
+    measured: st
+      ? `${cores(st.cpu.servers[0] ?? 0)} cores on instance A (${Math.round(((st.cpu.servers[0] ?? 0) / ((st.streams * 1000) / 33)) * 1e6)} µs per token)`
+      : "–",
+    result: st ? "measured" : "not measured",
+  });
+  const sp = r.stops;
+  rows.push({
+    goal: "(c) Stop sent to instance B until the provider's request (on A) is closed, p99",
+    target: `≤ ${goals.stopP99Ms} ms`,
+    measured: sp ? `${ms(sp.closed.p99)} (p50 ${ms(sp.closed.p50)}, ${sp.closed.count} stops)` : "–",
+    result: !sp ? "not measured (the run failed before it)" : sp.closed.p99 <= goals.stopP99Ms ? "met" : "not met",
+  });
+  const m = r.memory;
+  rows.push({
+    goal: `(d) memory per active stream (${m?.streams ?? 200} streams, instance A)`,
+    target: "reported",
+    measured: m ? `RSS ${kb(m.rssPerStream)}, heap ${kb(m.heapPerStream)} per stream` : "–",
+    result: m ? "measured" : "not measured",
+  });
+  if (m) {
+    const heapGrowth = m.after.heapUsed - m.start.heapUsed;
+    const rssGrowth = m.after.rss / m.start.rss - 1;
+    const heapOk = heapGrowth <= goals.heapMarginBytes;
+    const rssOk = rssGrowth <= goals.rssMarginShare;
+    rows.push({
+      goal: `(d) after ${m.completed.toLocaleString("en-US")} completed streams: back near the start`,
+      target: `heap ≤ start + ${mb(goals.heapMarginBytes)}, RSS ≤ start + ${pct(goals.rssMarginShare)}`,
+      measured: `heap ${mb(m.after.heapUsed)} (start ${mb(m.start.heapUsed)}, ${heapGrowth >= 0 ? "+" : ""}${mb(heapGrowth)}); RSS ${mb(m.after.rss)} (start ${mb(m.start.rss)}, ${rssGrowth >= 0 ? "+" : ""}${pct(rssGrowth)})`,
+      result:
+        heapOk && rssOk
+          ? "met"
+          : `not met (${[heapOk ? "" : "heap", rssOk ? "" : "RSS"].filter(Boolean).join(" and ")})`,
+    });
+  } else {
+    rows.push({
+      goal: "(d) after 1,000 completed streams: back near the start",
+      target: "–",
+      measured: "–",
+      result: "not measured (the run failed before it)",
+    });
+  }
+  return rows;
+}
+
+function cpuLine(cpu: CpuWindow): string {
+  return `instance A ${cores(cpu.servers[0] ?? 0)}, instance B ${cores(cpu.servers[1] ?? 0)}, load client ${cores(cpu.load[0] ?? 0)}, fake provider ${cores(cpu.load[1] ?? 0)}, Redis ${cores(cpu.redis)}, Postgres ${cores(cpu.postgres)}, other work ${cores(otherCores(cpu))} cores; machine ${pct(cpu.machineBusy)} busy over ${cpu.seconds.toFixed(1)} s`;
+}
+
+function loadLine(stats: LoadStats): string {
+  return `load client ${pct(stats.cpu)} of a core, event-loop delay p50 ${ms(stats.eventLoopP50)}, p99 ${ms(stats.eventLoopP99)}, max ${ms(stats.eventLoopMax)}`;
+}
+
+export function writeTutorReport(r: TutorBenchResults): string {
+  const lines: string[] = [];
+  const date = r.startedAt.slice(0, 10);
+  lines.push("# Tutor benchmark", "");
+  lines.push(
+    "What Plauder adds between a language model and a learner: the time to the first token, the delay between tokens under 200 concurrent answers, Stop across instances, and memory per answer under way. The model is a fake Ollama that speaks the real wire format and writes its tokens at a set pace, so every figure is Plauder's own: the fake reports when each request arrived and when it wrote each token, and the client's times are compared with those.",
+    "",
+  );
+  lines.push(
+    `Run \`npm run bench:tutor\` (full, writes this file and benchmarks-tutor.json) or \`npm run bench:tutor -- --quick\` (a smoke run of about a minute). Both need Redis, Postgres and a fresh build of the app (\`npx turbo run build --filter=@plauder/web\`).`,
+    "",
+  );
+  lines.push(
+    `${r.quick ? "**Quick run** (a smoke run: fewer sends and stops, shorter windows). " : ""}Measured ${date}, ${r.minutes.toFixed(1)} minutes.`,
+    "",
+  );
+
+  lines.push("## Goals", "", "| goal | target | measured | result |", "|---|---|---|---|");
+  for (const row of goalRows(r)) lines.push(`| ${row.goal} | ${row.target} | ${row.measured} | ${row.result} |`);
+  lines.push(
+    "",
+    'A figure the load client (or other work on the machine) may have capped is "not measured" rather than met or not met, unless it meets its target anyway. The memory margins were set before measuring: the heap after a full collection within 5 MB of the start (5 KB per completed stream: a leak of each answer\'s state would show), RSS within 25 % (V8 and malloc keep pages they once used, so RSS after a peak of 200 answers need not fall back to the idle figure).',
+    "",
+  );
+
+  lines.push("## Setup", "");
+  lines.push(
+    `- **Machine**: ${r.machine.cores} cores (${r.machine.cpuModel}), ${r.machine.memoryGiB.toFixed(1)} GiB, Node ${r.machine.node}; load average at the start ${r.machine.loadAverageAtStart.map((v) => v.toFixed(2)).join(", ")}. The machine is shared with other work; each window below says how many cores that work used.`,
+    `- **Versions**: ${Object.entries(r.versions)
+      .map(([name, version]) => `${name} ${version}`)
+      .join(", ")}.`,
+    "- **What ran where**, all on this one machine: two instances of the built app (`apps/web/dist/server.mjs` on plain node, `NODE_ENV=production`, started as the integration tests start them) sharing Redis and a fresh Postgres database; the fake Ollama (`@plauder/tutor/testing`) in a process of its own; one load process with a WebSocket per person (raw `ws`, the tRPC protocol, JSON parsed per frame); the orchestrator, idle while measuring. Nothing was pinned to a core.",
+    `- **Settings**: ${Object.entries(r.settings)
+      .map(([name, value]) => `\`${name}\` ${value}`)
+      .join(
+        "; ",
+      )}; \`TUTOR_PROVIDER=ollama\` at the fake. People: ${r.config.people as number} accounts, each with one conversation.`,
+    "- **Clocks**: times are `performance.timeOrigin + performance.now()` in each process. (a) and (b) compare durations measured inside one process each (the client's, the fake's), so no clock is compared across processes; (c) and the per-token latency compare the load client's clock with the fake's (both derived from the same system clock at process start; error well under a millisecond).",
+    "",
+  );
+
+  const ft = r.firstToken;
+  if (ft) {
+    lines.push("## (a) Time to first token", "");
+    lines.push(
+      `${ft.added.count} sends one after the other (a 20 ms pause between them), ${r.config.firstTokenPeople as number} people taking turns, each answer ${r.config.firstTokenTokens as number} tokens ${r.config.msPerToken as number} ms apart. Per send: the client's time from sending \`tutor.send\` to the first delta on the conversation's channel, minus the fake's time from the request's arrival to its first token. The difference is what Plauder adds: the send (budget, ownership, a place, the turn written to Postgres, the learner's message published, the working context), the request to the model, and the first piece on its way back (the text so far in Redis, the ephemeral publication, the fan-out).`,
+      "",
+      "| | p50 | p99 | max | n |",
+      "|---|---|---|---|---|",
+      `| client: send → first delta | ${spreadCells(ft.client, 2)} |`,
+      `| fake: request arrived → first token written | ${spreadCells(ft.provider, 2)} |`,
+      `| **added by Plauder** (client − fake, per send) | ${spreadCells(ft.added, 2)} |`,
+      `| of which: send → request at the fake | ${spreadCells(ft.beforeProvider, 2)} |`,
+      `| of which: first token written → first delta at the client | ${spreadCells(ft.afterProvider, 2)} |`,
+      `| send → \`tutor.send\` answered | ${spreadCells(ft.ack, 2)} |`,
+    );
+    if (r.direct) {
+      lines.push(
+        `| baseline: the same client straight to the fake (POST /api/chat), its wait | ${spreadCells(r.direct.client, 2)} |`,
+        `| baseline: added over the fake's own (HTTP on loopback) | ${spreadCells(r.direct.added, 2)} |`,
+      );
+    }
+    lines.push(
+      "",
+      `During the sends: ${loadLine(ft.loadStats)}; instance A used ${ft.serverCpuSeconds.toFixed(1)} CPU-seconds, the fake ${ft.fakeCpuSeconds.toFixed(1)}.${ft.failed ? ` ${ft.failed} answers did not complete.` : ""}`,
+      "",
+    );
+  }
+
+  const st = r.streams;
+  if (st) {
+    lines.push("## (b) 200 streams at 30 tokens per second", "");
+    lines.push(
+      `${st.streams} people on instance A each sent one line within ${r.config.spreadMs as number} ms; each answer is ${st.tokens} tokens the fake writes ${r.config.msPerToken as number} ms apart (\`slow:${r.config.msPerToken as number}\`). The window opened ${(st.window.startedAfterMs / 1000).toFixed(1)} s after every send was answered and lasted ${st.window.seconds.toFixed(1)} s; no stream ended inside it. For every token k ≥ 1 the fake wrote inside the window: the client's gap (arrival of k − arrival of k−1) minus the fake's gap (write of k − write of k−1). A delta that carried two tokens (written in the same tick) gives its second token a gap of 0 on the client.`,
+      "",
+      "| | p50 | p99 | max | n |",
+      "|---|---|---|---|---|",
+      `| **added inter-token delay** (client gap − fake gap) | ${spreadCells(st.gaps.added, 2)} |`,
+      `| the fake's own gap | ${spreadCells(st.gaps.provider, 2)} |`,
+      `| per token: arrival at the client − the fake's write (across processes) | ${spreadCells(st.gaps.latency, 2)} |`,
+      "",
+      `- **CPU over the window** (cores): ${cpuLine(st.cpu)}. Instance A's main thread was on a core ${pct(st.cpu.serversMainThread[0] ?? 0)} of the window and waited for a free core ${pct(st.cpu.serversRunqueue[0] ?? 0)}; Redis's main thread waited ${pct(st.cpu.redisRunqueue)}.`,
+      `- **The fake provider** used ${cores(st.cpu.load[1] ?? 0)} cores writing ${Math.round(st.streams * (1000 / (r.config.msPerToken as number))).toLocaleString("en-US")} tokens per second: on a ${r.machine.cores}-core machine that is CPU the servers did not have.`,
+      `- **The load client**: ${loadLine(st.loadStats)}.${st.loadBound ? ` Load-bound: ${st.loadBoundWhy}.` : ""}`,
+      `- **Integrity**: ${st.deltas.toLocaleString("en-US")} deltas (${st.merged} carried more than one token); ${st.incomplete} streams incomplete, ${st.misplaced} deltas out of place, ${st.gaps.lost} tokens written in the window never received; statuses ${JSON.stringify(st.statuses)}.`,
+      "",
+    );
+  }
+
+  const m = r.memory;
+  if (m) {
+    lines.push("## (d) Memory", "");
+    lines.push(
+      `Instance A, read from \`/api/diagnostics\` (heap after a full collection; the server runs with \`--expose-gc\`) and from \`/proc/<pid>/status\` (RSS, no collection). "Start" is with every connection open and every conversation's channel subscribed, before the first stream; "during" is RSS sampled every 500 ms through (b)'s window (the median) and the heap right after the window with all ${m.streams} answers still streaming.`,
+      "",
+      "| | heap | RSS | external | connections |",
+      "|---|---|---|---|---|",
+      `| start (idle) | ${mb(m.start.heapUsed)} | ${mb(m.start.rss)} | ${mb(m.start.external)} | ${m.start.connections} |`,
+      `| during ${m.streams} streams | ${mb(m.during.heapUsed)} | ${mb(m.during.rss)} | ${mb(m.during.external)} | ${m.during.connections} |`,
+      `| per active stream | ${kb(m.heapPerStream)} | ${kb(m.rssPerStream)} | | |`,
+      `| after ${m.completed.toLocaleString("en-US")} completed streams | ${mb(m.after.heapUsed)} | ${mb(m.after.rss)} | ${mb(m.after.external)} | ${m.after.connections} |`,
+      "",
+      `After each wave of completed streams (heap after a full collection, RSS): ${m.series.map((s) => `${s.completed}: ${mb(s.heapUsed)} / ${mb(s.rss)}`).join("; ")}. The waves after (b) are short answers (${r.config.waveTokens as number} tokens, ${r.config.waveMsPerToken as number} ms apart) from the same people in the same conversations.`,
+      "",
+    );
+  }
+
+  const sp = r.stops;
+  if (sp) {
+    lines.push("## (c) Stop across instances", "");
+    lines.push(
+      `${sp.stops} stops: ${r.config.stopPairs as number} people side by side, each with a connection on A (where the send went, so the answer runs there) and one on B. After the third delta of an endless answer (\`endless:${r.config.msPerToken as number}\`) the client calls \`tutor.stop\` on B; B publishes the stop on the bus, A aborts the model request. Measured from the Stop call leaving the client to the fake seeing its request closed by the server.`,
+      "",
+      "| | p50 | p99 | max | n |",
+      "|---|---|---|---|---|",
+      `| **Stop → the fake's request closed** | ${spreadCells(sp.closed)} |`,
+      `| Stop → \`tutor.stop\` answered | ${spreadCells(sp.acked)} |`,
+      "",
+      `Requests at the fake: ${JSON.stringify(sp.outcomes)}; answers ended ${JSON.stringify(sp.statuses)}. CPU over the stops: ${cpuLine(sp.cpu)}. ${loadLine(sp.loadStats)}.`,
+      "",
+    );
+  }
+
+  if (r.failures.length > 0) lines.push("## Failures", "", ...r.failures.map((f) => `- ${f}`), "");
+  return `${lines.join("\n")}\n`;
+}
