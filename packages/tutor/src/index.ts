@@ -1,4 +1,11 @@
 export {
+  createProgressBar,
+  formatProgress,
+  type ProgressBar,
+  type ProgressBarOptions,
+  type ProgressOutput,
+} from "./download-progress";
+export {
   createEmbeddedProvider,
   type EmbeddedProviderOptions,
   engineInstallCommand,
@@ -14,6 +21,16 @@ export {
   ProviderTimeoutError,
   ProviderUnavailableError,
 } from "./errors";
+export {
+  type DownloadModelOptions,
+  type DownloadProgress,
+  type DownloadResult,
+  downloadModel,
+  ModelDownloadError,
+  type ModelDownloadFailure,
+  modelFileNameOf,
+  resolveModelUrl,
+} from "./model-download";
 export { createOllamaProvider, defaultOllamaUrl, type OllamaProviderOptions } from "./ollama";
 export { createOpenAIProvider, type OpenAIProviderOptions } from "./openai";
 export {
