@@ -1,4 +1,18 @@
 export {
+  createDownloadingEmbeddedProvider,
+  defaultModel,
+  defaultModelLocation,
+  type EnsureModelOptions,
+  ensureDefaultModel,
+  ensureModelFile,
+  type ModelDownload,
+  type ModelDownloadState,
+  type ModelLocation,
+  type ModelSettings,
+  type ShowProgressOptions,
+  showDownloadProgress,
+} from "./default-model";
+export {
   createProgressBar,
   formatProgress,
   type ProgressBar,
