@@ -1,18 +1,22 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   defaultModel,
   defaultModelLocation,
+  engineInstallCommand,
   ensureModelFile,
+  isEngineInstalled,
   ModelDownloadError,
+  ProviderUnavailableError,
   resolveModelUrl,
+  selectProvider,
   showDownloadProgress,
 } from "../src";
-import { testModelFile } from "../src/testing";
-import { within } from "./helpers";
+import { closedPortUrl, testModelFile } from "../src/testing";
+import { collect, messages, within } from "./helpers";
 import { type ModelServer, startModelServer } from "./model-server";
 
 const fixture = testModelFile() as string;
@@ -107,3 +111,85 @@ describe("the default model", () => {
     expect(lines.at(-1)).toMatch(/^Downloaded .*tiny\.gguf in \d+s\.$/);
   });
 });
+
+/*
+ * The first use for real: Ollama down, the engine installed, no TUTOR_MODEL_FILE. The model comes
+ * from the local server (the tiny random-weight fixture: what it says is gibberish, so only the
+ * stream is checked, never its content).
+ */
+const engineMissing = !(await isEngineInstalled());
+
+describe("selectProvider on first use of the embedded engine", () => {
+  if (engineMissing) {
+    it("can run here", () => {
+      throw new Error(
+        `The first-use test cannot run: node-llama-cpp is not installed (install it with \`${engineInstallCommand}\`).`,
+      );
+    });
+    return;
+  }
+
+  it("fetches the default model without holding up start, then the engine answers with a real token stream", async () => {
+    server.plan({ kind: "slow", chunkBytes: 64 * 1024, everyMs: 25 });
+    const settings = {
+      OLLAMA_URL: await closedPortUrl(),
+      DATA_DIR: dir,
+      TUTOR_MODEL_URL: server.url,
+      TUTOR_ENGINE_THREADS: 1,
+      TUTOR_ENGINE_CONTEXT_SIZE: 512,
+    };
+    const file = join(dir, "models", "llama-2-tiny-random.gguf");
+    const selected = await selectProvider(settings);
+    try {
+      expect(selected.provider.kind).toBe("embedded");
+      expect(selected.model).toBe("llama-2-tiny-random");
+      expect(selected.reason).toContain("downloading into");
+      expect(selected.download?.file).toBe(file);
+      // Start-up did not wait for the file (about 700 ms at this server's pace): it is still coming.
+      expect(selected.download?.state.phase).toBe("downloading");
+      expect(server.requests[0]?.bytesSent).toBeLessThan(fixtureBytes.length);
+
+      // Meanwhile the provider says how far it is instead of waiting.
+      const health = await selected.provider.health();
+      expect(health.ok).toBe(false);
+      expect(health.ok === false && health.reason).toMatch(
+        /^The tutor's model (is downloading: \d+%|\(.*\) is starting)/,
+      );
+      const early = await collect(selected.provider.chat({ model: selected.model, messages, signal: signal() }));
+      expect(early.error).toBeInstanceOf(ProviderUnavailableError);
+      expect((early.error as Error).message).toMatch(/The tutor's model .*download/);
+
+      expect(await selected.download?.done).toBe(file);
+      expect(readFileSync(file).equals(fixtureBytes)).toBe(true);
+      expect(existsSync(`${file}.part`)).toBe(false);
+
+      const reply = await collect(
+        selected.provider.chat({
+          model: selected.model,
+          messages,
+          options: { maxTokens: 20, temperature: 0.8 },
+          signal: signal(),
+        }),
+      );
+      expect(reply.error).toBeUndefined();
+      expect(reply.deltas.length).toBeGreaterThan(1);
+      expect(reply.done).toMatchObject({ type: "done", model: selected.model });
+      expect(reply.done?.completionTokens).toBeGreaterThan(1);
+      expect(await selected.provider.health()).toMatchObject({ ok: true, kind: "embedded" });
+    } finally {
+      await selected.provider.close();
+    }
+
+    // The next start finds the file and fetches nothing.
+    const again = await selectProvider(settings);
+    try {
+      expect(again.download).toBeUndefined();
+      expect(again.reason).toContain(file);
+      expect(server.requests).toHaveLength(1);
+    } finally {
+      await again.provider.close();
+    }
+  }, 120_000);
+});
+
+const signal = () => AbortSignal.timeout(60_000);
