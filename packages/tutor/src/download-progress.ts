@@ -80,17 +80,26 @@ export function createProgressBar(options: ProgressBarOptions): ProgressBar {
   let last: DownloadProgress | undefined;
   let lastDrawn = Number.NEGATIVE_INFINITY;
   let drawnOnce = false;
+  let reserved = 0;
 
+  // One line, never wrapped: the figures come first, then the label, then a bar in the room left.
   const draw = (progress: DownloadProgress) => {
-    const width = Math.max(40, Math.min(stream.columns ?? 80, 120));
-    const figures = formatProgress(progress);
-    const barWidth = Math.max(10, width - options.label.length - figures.length - 6);
-    const filled =
-      progress.totalBytes && progress.totalBytes > 0
-        ? Math.round((Math.min(progress.downloadedBytes, progress.totalBytes) / progress.totalBytes) * barWidth)
-        : 0;
-    const bar = `${"█".repeat(filled)}${"░".repeat(barWidth - filled)}`;
-    stream.write(`\r\x1b[K${options.label} ${bar} ${figures}`.slice(0, width + 4));
+    const width = Math.max(20, (stream.columns || 80) - 1);
+    // Too narrow for all the figures: the time left goes first, then the rate.
+    const parts = progressParts(progress);
+    while (parts.length > 1 && parts.join(" · ").length > width) parts.pop();
+    const figures = parts.join(" · ").slice(0, width);
+    // The bar keeps its length while the figures' length changes (it only ever shrinks).
+    reserved = Math.max(reserved, figures.length);
+    const spare = width - reserved - 1;
+    let label = options.label;
+    let barWidth = Math.min(30, spare - label.length - 1);
+    if (barWidth < 10) barWidth = 0;
+    if (barWidth === 0 && label.length > spare) label = spare >= 12 ? `${label.slice(0, spare - 1)}…` : "";
+    const total = progress.totalBytes ?? 0;
+    const filled = total > 0 ? Math.round((Math.min(progress.downloadedBytes, total) / total) * barWidth) : 0;
+    const bar = barWidth > 0 ? ` ${"█".repeat(filled)}${"░".repeat(barWidth - filled)}` : "";
+    stream.write(`\r\x1b[K${label}${bar}${label || bar ? " " : ""}${figures}`);
     drawnOnce = true;
   };
 

@@ -252,22 +252,33 @@ describe("the progress display", () => {
     expect(formatProgress({ ...progress(5_000_000), totalBytes: undefined })).toBe("5.0 MB so far · 12.3 MB/s");
   });
 
-  it("draws a bar in place on a terminal", () => {
+  it("draws a bar in place on a terminal, on one line however narrow", () => {
     const written: string[] = [];
-    const bar = createProgressBar({
-      label: "Downloading model.gguf",
-      stream: { isTTY: true, columns: 100, write: (text: string) => written.push(text) },
-      redrawIntervalMs: 0,
-    });
+    const terminal = { isTTY: true, columns: 100, write: (text: string) => written.push(text) };
+    const bar = createProgressBar({ label: "Downloading model.gguf", stream: terminal, redrawIntervalMs: 0 });
     bar.update(progress(380_000_000));
     bar.update(progress(1_117_320_736, true));
     bar.finish("Downloaded.");
     // Back to the line's start and clear it, then the line.
     expect(written[0]?.startsWith("\r\u001b[K")).toBe(true);
-    expect(written[0]?.slice(4)).toMatch(/^Downloading model\.gguf █+░+ 34% · 380\.0 \/ 1117\.3 MB · 12\.3 MB\/s/);
-    expect(written[0]?.length).toBeLessThanOrEqual(104);
-    expect(written[1]).toContain("100% · 1117.3 / 1117.3 MB");
+    expect(written[0]?.slice(4)).toMatch(
+      /^Downloading model\.gguf █{7,10}░{17,20} 34% · 380\.0 \/ 1117\.3 MB · 12\.3 MB\/s · 1m 00s left$/,
+    );
+    expect(written[1]).toMatch(/ █{26,30} 100% · 1117\.3 \/ 1117\.3 MB/);
     expect(written.at(-1)).toBe("\nDownloaded.\n");
+
+    // Narrower: the bar shrinks, then goes; the label is shortened; the time left and the rate go last.
+    for (const columns of [80, 60, 40]) {
+      written.length = 0;
+      terminal.columns = columns;
+      createProgressBar({ label: "Downloading qwen2.5-1.5b-instruct-q4_k_m.gguf", stream: terminal }).update(
+        progress(380_000_000),
+      );
+      const line = written[0]?.slice(4) ?? "";
+      expect(line.length).toBeLessThanOrEqual(columns - 1);
+      expect(line).toContain("34% · 380.0 / 1117.3 MB");
+    }
+    expect(written[0]?.slice(4)).toBe("34% · 380.0 / 1117.3 MB · 12.3 MB/s");
   });
 
   it("writes plain lines every few seconds elsewhere", () => {
