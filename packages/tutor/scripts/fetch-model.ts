@@ -50,8 +50,8 @@ async function main(): Promise<number> {
   const source = displayUrl(resolveModelUrl(location.url));
   console.log(
     location.sha256 === defaultModel.sha256
-      ? `Fetching the tutor's default model, ${defaultModel.name} (${formatBytes(defaultModel.bytes)}; ` +
-          `${defaultModel.licence}, by ${defaultModel.author})\n  from ${source}\n  into ${location.file}`
+      ? `Fetching the tutor's default model: ${defaultModel.name}, ${formatBytes(defaultModel.bytes)}\n` +
+          `  licence ${defaultModel.licence}, by ${defaultModel.author}\n  from ${source}\n  into ${location.file}`
       : `Fetching the tutor's model\n  from ${source}\n  into ${location.file}`,
   );
 

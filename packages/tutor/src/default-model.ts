@@ -25,7 +25,7 @@ import type { ChatChunk, ChatProvider, ChatRequest, ModelInfo, ProviderHealth } 
  * speaks German. Apache-2.0, by the Qwen team (Alibaba Cloud); the official GGUF build.
  */
 export const defaultModel = {
-  name: "Qwen2.5 1.5B Instruct (GGUF, Q4_K_M)",
+  name: "Qwen2.5 1.5B Instruct, GGUF Q4_K_M",
   url: "https://huggingface.co/Qwen/Qwen2.5-1.5B-Instruct-GGUF/resolve/main/qwen2.5-1.5b-instruct-q4_k_m.gguf",
   fileName: "qwen2.5-1.5b-instruct-q4_k_m.gguf",
   /** 1.12 GB. */
@@ -33,7 +33,7 @@ export const defaultModel = {
   /** As Hugging Face lists it for the file (repository commit 91cad51170dc346986eccefdc2dd33a9da36ead9). */
   sha256: "6a1a2eb6d15622bf3c96857206351ba97e1af16c30d7a74ee38970e434e9407e",
   licence: "Apache-2.0",
-  author: "the Qwen team (Alibaba Cloud)",
+  author: "the Qwen team, Alibaba Cloud",
 } as const;
 
 /** The settings that say where the default model comes from and where it goes. */

@@ -538,7 +538,8 @@ async function takeLock(lock: string, destination: string): Promise<void> {
     if (held) {
       throw new ModelDownloadError(
         "busy",
-        `${pid === process.pid ? "This process" : `Another process (pid ${pid})`} is downloading ${destination} right now; wait for it to finish.`,
+        `${pid === process.pid ? "This process" : `Another process (pid ${pid})`} is downloading ${destination} right now; ` +
+          `wait for it to finish (if none is, remove ${lock}).`,
       );
     }
     await rm(lock, { force: true });

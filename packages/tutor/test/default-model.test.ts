@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
+  createDownloadingEmbeddedProvider,
   defaultModel,
   defaultModelLocation,
   engineInstallCommand,
@@ -109,6 +110,54 @@ describe("the default model", () => {
     expect(lines[0]).toMatch(/^Downloading tiny\.gguf: /);
     expect(lines.at(-2)).toMatch(/^Downloading tiny\.gguf: 100% · 1\.8 \/ 1\.8 MB/);
     expect(lines.at(-1)).toMatch(/^Downloaded .*tiny\.gguf in \d+s\.$/);
+  });
+});
+
+describe("the embedded provider while its model downloads", () => {
+  /** An engine import that fails the way a missing package does. */
+  const missingEngine = () => import(/* @vite-ignore */ "@plauder/no-such-engine" as string);
+
+  it("says what went wrong, and the next chat starts the download again", async () => {
+    server.plan({ kind: "missing" });
+    const location = { url: server.url, file: target() };
+    const first = ensureModelFile(location);
+    await first.done.catch(() => {});
+    const provider = createDownloadingEmbeddedProvider(first, { importEngine: missingEngine }, () =>
+      ensureModelFile(location),
+    );
+    try {
+      const health = await provider.health();
+      expect(health.ok === false && health.reason).toContain("answered 404");
+      await expect(provider.listModels()).rejects.toBeInstanceOf(ProviderUnavailableError);
+
+      const attempt = await collect(provider.chat({ model: "tiny", messages, signal: signal() }));
+      expect(attempt.error).toBeInstanceOf(ProviderUnavailableError);
+      expect((attempt.error as Error).message).toMatch(/answered 404 .* Downloading it again: The tutor's model/);
+
+      // This time the server has it; then the engine is missing here, and the provider says that.
+      // (While it runs, ensureModelFile hands out the same download.)
+      await within(ensureModelFile(location).done, 5_000, "the second download");
+      expect(readFileSync(target()).equals(fixtureBytes)).toBe(true);
+      const after = await collect(provider.chat({ model: "tiny", messages, signal: signal() }));
+      expect(after.error).toBeInstanceOf(ProviderUnavailableError);
+      expect((after.error as Error).message).toContain("npm run tutor:install-engine");
+      expect(server.requests.map((request) => request.status)).toEqual([404, 200]);
+    } finally {
+      await provider.close();
+    }
+  });
+
+  it("close() stops a download that is still running, keeping the part", async () => {
+    server.plan({ kind: "slow", chunkBytes: 64 * 1024, everyMs: 30 });
+    const download = ensureModelFile({ url: server.url, file: target() });
+    await download.started;
+    const provider = createDownloadingEmbeddedProvider(download, { importEngine: missingEngine });
+    await provider.close();
+    await expect(download.done).rejects.toBeInstanceOf(ProviderUnavailableError);
+    expect(download.state.phase).toBe("failed");
+    expect(existsSync(`${target()}.part`)).toBe(true);
+    expect(existsSync(target())).toBe(false);
+    expect(await provider.health()).toMatchObject({ ok: false, reason: "The embedded engine has been closed." });
   });
 });
 
