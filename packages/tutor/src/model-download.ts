@@ -231,13 +231,20 @@ export async function downloadModel(options: DownloadModelOptions): Promise<Down
         const body = response.body;
         if (body) {
           try {
-            for await (const chunk of body) {
+            // Read with a reader, not `for await`: DOM's ReadableStream type (in projects that load it) is not async-iterable.
+            const reader = body.getReader();
+            for (;;) {
+              const { done, value: chunk } = await reader.read();
+              if (done) break;
               armStall();
               await diskStep(destination, () => file.write(chunk));
               hash?.update(chunk);
               written += chunk.byteLength;
               rate.add(chunk.byteLength);
-              if (totalBytes !== undefined && written > totalBytes) break;
+              if (totalBytes !== undefined && written > totalBytes) {
+                await reader.cancel().catch(() => {});
+                break;
+              }
               const now = performance.now();
               if (options.onProgress && now - lastReport >= progressEvery) {
                 lastReport = now;
