@@ -45,8 +45,17 @@ if (values.level !== undefined) {
   const level: CefrLevel = cefrLevelSchema.parse(values.level.toUpperCase());
   sentences = sentences.filter((sentence) => sentence.level === level);
 }
-if (values.limit !== undefined) sentences = sentences.slice(0, Number(values.limit));
-const timeoutMs = Number(values["timeout-ms"]);
+const positive = (name: string, value: string | undefined): number | undefined => {
+  if (value === undefined) return undefined;
+  if (!/^[1-9]\d*$/.test(value)) {
+    console.error(`--${name} takes a whole number above 0, not "${value}".`);
+    process.exit(1);
+  }
+  return Number(value);
+};
+const limit = positive("limit", values.limit);
+if (limit !== undefined) sentences = sentences.slice(0, limit);
+const timeoutMs = positive("timeout-ms", values["timeout-ms"]) ?? 180_000;
 
 let provider: ChatProvider;
 let model: string;
