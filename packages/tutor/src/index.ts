@@ -20,6 +20,7 @@ export {
   correctionSchema,
   correctText,
   type ModelCorrection,
+  maxCorrectedLength,
   maxCorrectionEdits,
   maxCorrectionTextLength,
   modelCorrectionSchema,
