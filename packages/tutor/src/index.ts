@@ -20,12 +20,34 @@ export {
   correctionSchema,
   correctText,
   type ModelCorrection,
+  maxCorrectedLength,
   maxCorrectionEdits,
   maxCorrectionTextLength,
   modelCorrectionSchema,
   modelEditSchema,
   parseCorrection,
 } from "./corrections";
+export {
+  createDownloadingEmbeddedProvider,
+  defaultModel,
+  defaultModelLocation,
+  type EnsureModelOptions,
+  ensureDefaultModel,
+  ensureModelFile,
+  type ModelDownload,
+  type ModelDownloadState,
+  type ModelLocation,
+  type ModelSettings,
+  type ShowProgressOptions,
+  showDownloadProgress,
+} from "./default-model";
+export {
+  createProgressBar,
+  formatProgress,
+  type ProgressBar,
+  type ProgressBarOptions,
+  type ProgressOutput,
+} from "./download-progress";
 export {
   createEmbeddedProvider,
   type EmbeddedProviderOptions,
@@ -43,6 +65,16 @@ export {
   ProviderUnavailableError,
 } from "./errors";
 export { type CefrLevel, cefrLevelSchema, cefrLevels, levelGuidance } from "./levels";
+export {
+  type DownloadModelOptions,
+  type DownloadProgress,
+  type DownloadResult,
+  downloadModel,
+  ModelDownloadError,
+  type ModelDownloadFailure,
+  modelFileNameOf,
+  resolveModelUrl,
+} from "./model-download";
 export { createOllamaProvider, defaultOllamaUrl, type OllamaProviderOptions } from "./ollama";
 export { createOpenAIProvider, type OpenAIProviderOptions } from "./openai";
 export { ModelOutputError, parseModelJson } from "./output";

@@ -9,6 +9,7 @@ import {
   createOpenAIProvider,
   type ModelCorrection,
   ModelOutputError,
+  maxCorrectionTextLength,
   modelCorrectionSchema,
   parseCorrection,
 } from "../src";
@@ -146,6 +147,20 @@ describe("parseCorrection: offsets come from diffing the text against the correc
     ).toEqual([
       { start: 20, end: 28, original: "ich gehe", suggestion: "gehe ich", category: "verb-position" },
       { start: 32, end: 35, original: "der", suggestion: "den", category: "case" },
+    ]);
+  });
+
+  it("finds the words the model names in another case when they do not stand as written", () => {
+    const text = "Gestern Ich habe Pizza gegessen.";
+    const result = correct(text, "Gestern habe ich Pizza gegessen.", [edit("ich habe", "habe ich", "verb-position")]);
+    expect(result.edits).toEqual([
+      expect.objectContaining({
+        start: 8,
+        end: 16,
+        original: "Ich habe",
+        suggestion: "habe ich",
+        category: "verb-position",
+      }),
     ]);
   });
 
@@ -339,6 +354,11 @@ describe("correctionRequest", () => {
           .map((item) => item.category),
       );
     }
+  });
+
+  it("refuses a text longer than a message may be, rather than cut it", () => {
+    expect(() => correctionRequest("a".repeat(maxCorrectionTextLength), "B1")).not.toThrow();
+    expect(() => correctionRequest("a".repeat(maxCorrectionTextLength + 1), "B1")).toThrow(RangeError);
   });
 
   it("explains in English for beginners and in German from B1 on", () => {

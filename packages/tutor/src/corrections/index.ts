@@ -3,7 +3,7 @@ import { parseModelJson } from "../output";
 import type { ChatProvider } from "../types";
 import { alignEdits, normalizeWhitespace } from "./align";
 import { correctionRequest } from "./prompt";
-import { type Correction, maxCorrectionTextLength, modelCorrectionSchema } from "./schema";
+import { type Correction, modelCorrectionSchema } from "./schema";
 
 export { correctionPromptVersion, correctionRequest } from "./prompt";
 export * from "./schema";
@@ -35,7 +35,7 @@ export async function correctText(
 ): Promise<Correction> {
   const { messages, format } = correctionRequest(text, level);
   // Room for the corrected text twice over and the edits; a runaway answer is cut (and then fails to parse).
-  const maxTokens = 1_024 + Math.ceil(Math.min(text.length, maxCorrectionTextLength) / 2);
+  const maxTokens = 1_024 + Math.ceil(text.length / 2);
   let raw = "";
   for await (const chunk of provider.chat({
     model,

@@ -121,9 +121,16 @@ function instructions(level: CefrLevel): string {
 /**
  * The request that asks a model to correct `text`: instructions, four worked examples (user text →
  * assistant JSON), then the learner's text. `format` is the JSON schema of
- * {@link modelCorrectionSchema}. Use a low temperature (`correctText` uses 0).
+ * {@link modelCorrectionSchema}. Use a low temperature (`correctText` uses 0). Throws a RangeError
+ * for a text longer than {@link maxCorrectionTextLength}.
  */
 export function correctionRequest(text: string, level: CefrLevel): { messages: ChatMessage[]; format: JsonSchema } {
+  if (text.length > maxCorrectionTextLength) {
+    // Cutting it would make the rest of the text look deleted in the correction.
+    throw new RangeError(
+      `A text to correct may have at most ${maxCorrectionTextLength} characters; this one has ${text.length}.`,
+    );
+  }
   const german = explainsInGerman(level);
   const messages: ChatMessage[] = [{ role: "system", content: instructions(level) }];
   for (const example of examples) {
@@ -133,6 +140,6 @@ export function correctionRequest(text: string, level: CefrLevel): { messages: C
     };
     messages.push({ role: "user", content: example.text }, { role: "assistant", content: JSON.stringify(answer) });
   }
-  messages.push({ role: "user", content: text.slice(0, maxCorrectionTextLength) });
+  messages.push({ role: "user", content: text });
   return { messages, format: z.toJSONSchema(modelCorrectionSchema) as JsonSchema };
 }

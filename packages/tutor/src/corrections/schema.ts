@@ -18,8 +18,10 @@ export const correctionCategories = [
 export type CorrectionCategory = (typeof correctionCategories)[number];
 export const correctionCategorySchema = z.enum(correctionCategories);
 
-/** The longest learner text the correction is asked for, and the longest corrected text a model may return. */
-export const maxCorrectionTextLength = 4_000;
+/** The longest learner text a correction is asked for (what a message may hold), in UTF-16 units. */
+export const maxCorrectionTextLength = 4_096;
+/** The longest corrected text a model may return: corrections add words, but not that many. */
+export const maxCorrectedLength = 6_000;
 export const maxCorrectionEdits = 20;
 
 /** One mistake as the model reports it: words copied from the learner's text, and what they should be. */
@@ -33,7 +35,7 @@ export const modelEditSchema = z.object({
 
 /** What the MODEL returns (the `format` of {@link correctionRequest}): the corrected text and its edits, unplaced. */
 export const modelCorrectionSchema = z.object({
-  corrected: z.string().max(maxCorrectionTextLength),
+  corrected: z.string().max(maxCorrectedLength),
   edits: z.array(modelEditSchema).max(maxCorrectionEdits),
 });
 export type ModelCorrection = z.infer<typeof modelCorrectionSchema>;
