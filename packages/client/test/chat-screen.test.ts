@@ -172,6 +172,7 @@ describe("plauder chat's arguments", () => {
       "--list-scenarios does not go with --level",
     );
     expect(() => parseInvocation(["chat", "hallo"])).toThrow('Unexpected argument "hallo" for `plauder chat`');
+    expect(() => parseInvocation(["chat", "--level", "C2"])).toThrow("--level must be one of A1, A2, B1, B2, C1");
     expect(() => parseInvocation(["ping", "--level", "A1"])).toThrow("`plauder ping` does not take --level");
   });
 });

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { type CefrLevel, cefrLevels } from "@plauder/tutor/schemas";
 import { UsageError } from "./exit-codes";
 
 /**
@@ -67,14 +68,14 @@ export type Invocation =
       server: ServerFlags;
       /** Continue this conversation instead of starting one. */
       conversationId?: string;
-      /** The level of a new conversation (CEFR, as the server knows them); by default the scenario's or {@link defaultChatLevel}. */
-      level?: string;
+      /** The level of a new conversation; by default the scenario's or {@link defaultChatLevel}. */
+      level?: CefrLevel;
       scenarioId?: string;
       listScenarios: boolean;
     };
 
 /** The level of a new conversation when `--level` does not say. */
-export const defaultChatLevel = "A2";
+export const defaultChatLevel: CefrLevel = "A2";
 
 type ParsedArgs = { values: Partial<Record<OptionName, string | boolean>>; positionals: string[]; given: string[] };
 
@@ -166,6 +167,12 @@ function roomsAction(positionals: string[], given: string[], json: boolean): Roo
   }
 }
 
+function levelOption(raw: string): CefrLevel {
+  const level = cefrLevels.find((candidate) => candidate === raw.toUpperCase());
+  if (!level) throw new UsageError(`--level must be one of ${cefrLevels.join(", ")}`);
+  return level;
+}
+
 /** `chat`: a new conversation (level, scenario), an existing one, or the list of scenarios. */
 function chatInvocation(server: ServerFlags, values: ParsedArgs["values"], given: string[]): Invocation {
   const conversationId = stringOption(values, "conversation");
@@ -186,7 +193,7 @@ function chatInvocation(server: ServerFlags, values: ParsedArgs["values"], given
   return {
     command: "chat",
     server,
-    ...(level === undefined ? {} : { level: level.toUpperCase() }),
+    ...(level === undefined ? {} : { level: levelOption(level) }),
     ...(scenarioId === undefined ? {} : { scenarioId }),
     listScenarios: false,
   };

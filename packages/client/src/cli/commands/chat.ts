@@ -1,5 +1,6 @@
 import { clearScreenDown, createInterface, cursorTo, type Interface, moveCursor } from "node:readline";
 import type { MessageView } from "@plauder/api/tutor-events";
+import type { CefrLevel } from "@plauder/tutor/schemas";
 import { type ConversationFollower, followConversation } from "../../conversation";
 import { defaultChatLevel, type Invocation } from "../arguments";
 import {
@@ -169,12 +170,11 @@ class Chat {
   }
 
   /** The level a scenario starts at without --level: the default when it offers it, else its lowest. */
-  private async scenarioLevel(scenarioId: string): Promise<string> {
+  private async scenarioLevel(scenarioId: string): Promise<CefrLevel> {
     const scenarios = await bounded(this.session.api.tutor.scenarios.query(), this.session, this.io, this.target.url);
     const scenario = scenarios.find((candidate) => candidate.id === scenarioId);
     if (!scenario) throw this.startError({ data: { code: "NOT_FOUND" } });
-    const levels: readonly string[] = scenario.levels;
-    return levels.includes(defaultChatLevel) ? defaultChatLevel : (levels[0] ?? defaultChatLevel);
+    return scenario.levels.includes(defaultChatLevel) ? defaultChatLevel : (scenario.levels[0] ?? defaultChatLevel);
   }
 
   /** `start` refused: an unknown scenario names the command that lists them. */
