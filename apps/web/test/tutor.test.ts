@@ -7,7 +7,7 @@ import { applyDelta, decodeTutorEvent, type TutorEvent } from "@plauder/api/tuto
 import type { PlauderClient } from "@plauder/client";
 import { type FakeBehaviour, type FakeProvider, startFakeOllama } from "@plauder/tutor/testing";
 import pg from "pg";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type ChannelRecorder, recordChannel } from "./support/channel-recorder";
 import { type Account, connect, newAccount } from "./support/clients";
 import { startCluster, type TestCluster } from "./support/cluster";
@@ -52,10 +52,23 @@ let anna: Account;
 let sql: pg.Client;
 const clients: PlauderClient[] = [];
 
-async function client(instance: Instance, account: Account): Promise<PlauderClient> {
+/** A new connection of its own (closed after all tests). */
+async function freshClient(instance: Instance, account: Account): Promise<PlauderClient> {
   const c = await connect(instance.url, account);
   clients.push(c);
   return c;
+}
+
+const shared = new Map<string, Promise<PlauderClient>>();
+/** One connection per person and instance, shared by the tests: a person may hold only so many. */
+function client(instance: Instance, account: Account): Promise<PlauderClient> {
+  const key = `${instance.id}|${account.id}`;
+  let connection = shared.get(key);
+  if (!connection) {
+    connection = freshClient(instance, account);
+    shared.set(key, connection);
+  }
+  return connection;
 }
 
 async function refusal(promise: Promise<unknown>): Promise<{ code?: string; message: string }> {
@@ -163,6 +176,13 @@ afterAll(async () => {
 
 beforeEach(() => useBehaviour({ kind: "normal" }));
 
+// A test that fails midway must not leave answers holding the person's places for the next one.
+afterEach(async () => {
+  const onA = await client(a, anna);
+  const started = await onA.api.tutor.conversations.query();
+  await Promise.allSettled(started.map((c) => onA.api.tutor.stop.mutate({ conversationId: c.id })));
+});
+
 describe("an answer", () => {
   it("streams on the conversation's channel in order and is saved complete, with the learner's correction", async () => {
     const onA = await client(a, anna);
@@ -241,7 +261,7 @@ describe("an answer", () => {
   });
 
   it("goes on when its learner disconnects", async () => {
-    const onA = await client(a, anna);
+    const onA = await freshClient(a, anna);
     const { conversation } = await onA.api.tutor.start.mutate({ level: "A2" });
     useBehaviour({ kind: "slow", msPerToken: 20 });
     const sent = await onA.api.tutor.send.mutate({ conversationId: conversation.id, text: "Erzähl mir was." });
@@ -406,12 +426,12 @@ describe("bad providers and bad input", () => {
     const onBert = await client(b, bert);
     const { conversation } = await onA.api.tutor.start.mutate({ level: "A2" });
     for (const attempt of [
-      onBert.api.tutor.conversation.query({ conversationId: conversation.id }),
-      onBert.api.tutor.send.mutate({ conversationId: conversation.id, text: "Hallo" }),
-      onBert.api.tutor.stop.mutate({ conversationId: conversation.id }),
-      onBert.api.tutor.conversation.query({ conversationId: crypto.randomUUID() }),
+      () => onBert.api.tutor.conversation.query({ conversationId: conversation.id }),
+      () => onBert.api.tutor.send.mutate({ conversationId: conversation.id, text: "Hallo" }),
+      () => onBert.api.tutor.stop.mutate({ conversationId: conversation.id }),
+      () => onBert.api.tutor.conversation.query({ conversationId: crypto.randomUUID() }),
     ]) {
-      expect((await refusal(attempt)).code).toBe("FORBIDDEN");
+      expect((await refusal(attempt())).code).toBe("FORBIDDEN");
     }
   });
 });
