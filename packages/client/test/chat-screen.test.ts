@@ -80,6 +80,11 @@ describe("the chat screen without a terminal", () => {
     s.answer("a2", "rot\u001b[31m\tgrün\nzwei");
     s.endAnswer("a2");
     expect(out.stdout).toBe("Tutor: rot\\u001b[31m    grün\nzwei\n");
+    s.answer("a3", " \n");
+    expect(out.stdout.endsWith("zwei\n")).toBe(true);
+    s.answer("a3", " \nHallo");
+    s.endAnswer("a3");
+    expect(out.stdout.endsWith("zwei\nTutor: Hallo\n")).toBe(true);
   });
 });
 

@@ -158,6 +158,7 @@ function spawnChat(account: Account, ...argv: string[]) {
     child,
     output,
     exit,
+    exited: () => child.exitCode !== null || child.signalCode !== null,
     until: (check: () => boolean, what: string, timeoutMs = 15_000) =>
       until(
         check,
@@ -177,7 +178,11 @@ describe("plauder chat", () => {
   it("starts a role-play, streams the answer as it arrives and prints the correction of the learner's line", async () => {
     useBehaviour({ kind: "slow", msPerToken: 30 });
     const session = chat(anna, "--scenario", "bakery", "--level", "a1");
-    await session.until(() => session.output.stderr.includes("Type /help"), "the conversation to start");
+    await session.until(
+      () => session.output.stderr.includes("Type /help") || session.exited(),
+      "the conversation to start",
+      25_000,
+    );
     // The scenario's opening line is the history.
     expect(session.output.stdout).toMatch(/^Tutor: \S.*\n$/);
     const before = session.writes.length;
@@ -203,7 +208,11 @@ describe("plauder chat", () => {
     useBehaviour({ kind: "slow", msPerToken: 150 });
     answer = ["", ...answerTokens];
     const session = chat(anna, "--level", "A1");
-    await session.until(() => session.output.stderr.includes("Type /help"), "the conversation to start");
+    await session.until(
+      () => session.output.stderr.includes("Type /help") || session.exited(),
+      "the conversation to start",
+      25_000,
+    );
     session.type("Guten Morgen");
     session.end();
     expect(await session.exit).toBe(exitCodes.ok);
@@ -238,7 +247,11 @@ describe("plauder chat", () => {
     useBehaviour({ kind: "slow", msPerToken: 40 });
     answer = longTokens;
     const session = chat(anna, "--level", "A2");
-    await session.until(() => session.output.stderr.includes("Type /help"), "the conversation to start");
+    await session.until(
+      () => session.output.stderr.includes("Type /help") || session.exited(),
+      "the conversation to start",
+      25_000,
+    );
     const requestsBefore = answerRequests().length;
     session.type("Erzähl mir was");
     await session.until(() => session.output.stdout.includes("Wort3"), "the answer to stream");
@@ -254,7 +267,7 @@ describe("plauder chat", () => {
     session.end();
     expect(await session.exit).toBe(exitCodes.ok);
     expect(session.output.stderr).toContain("The answer is being written again");
-    expect(session.output.stdout).toMatch(new RegExp(`\\[stopped\\]\\n(.*\\n)?Tutor: ${fullAnswer}\\n`));
+    expect(session.output.stdout).toContain(`[stopped]\nTutor: ${fullAnswer}\n`);
   });
 
   it("says where an answer waits in line when the person's places are taken", async () => {
@@ -266,12 +279,16 @@ describe("plauder chat", () => {
     const other = await client.api.tutor.start.mutate({ level: "A2" });
     await client.api.tutor.send.mutate({ conversationId: other.conversation.id, text: "Erzähl was" });
     const session = chat(bert, "--level", "A2");
-    await session.until(() => session.output.stderr.includes("Type /help"), "the conversation to start");
+    await session.until(
+      () => session.output.stderr.includes("Type /help") || session.exited(),
+      "the conversation to start",
+      25_000,
+    );
     session.type("Und jetzt ich");
     session.end();
     expect(await session.exit).toBe(exitCodes.ok);
     expect(session.output.stderr).toContain("Waiting for a free place: next in line");
-    expect(session.output.stdout).toContain(`Tutor: ${answer.join("")}\n`);
+    expect(session.output.stdout).toContain(`Tutor: ${answer.join("").trimStart()}\n`);
   });
 
   it("reports refusals in one sentence with their exit code", async () => {
@@ -304,7 +321,11 @@ describe("the plauder binary", () => {
     useBehaviour({ kind: "slow", msPerToken: 40 });
     answer = longTokens;
     const session = spawnChat(anna, "--level", "A2");
-    await session.until(() => session.output.stderr.includes("Type /help"), "the conversation to start");
+    await session.until(
+      () => session.output.stderr.includes("Type /help") || session.exited(),
+      "the conversation to start",
+      25_000,
+    );
     const requestsBefore = answerRequests().length;
     session.child.stdin.write("Erzähl mir eine lange Geschichte\n");
     await session.until(() => session.output.stdout.includes("Wort3"), "the answer to stream");

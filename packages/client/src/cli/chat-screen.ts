@@ -175,9 +175,13 @@ export class ChatScreen {
     if (this.under === pending) this.under = messageId;
   }
 
-  /** The tutor's answer so far: writes what was not written yet, opening its line first. */
+  /**
+   * The tutor's answer so far: writes what was not written yet, opening its line first (without
+   * the whitespace a model may start with, which would only push the text off the label).
+   */
   answer(messageId: string, text: string): void {
-    const done = this.written.get(messageId) ?? 0;
+    let done = this.written.get(messageId) ?? 0;
+    if (done === 0) done = /^\s*/.exec(text)?.[0].length ?? 0;
     if (text.length <= done) return;
     if (this.open?.id !== messageId) {
       this.closeAnswer();
