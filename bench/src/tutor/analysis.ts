@@ -95,9 +95,13 @@ export function directFirstToken(records: readonly DirectRecord[], timings: read
 }
 
 export type Gaps = {
-  /** Client gap minus the fake's gap, per consecutive token pair whose tokens both arrived in the window. */
+  /**
+   * Per delta: the client's gap since the previous delta minus the fake's gap between the last
+   * tokens the two carried. A delta that carried several tokens (written in one tick) is one gap
+   * spanning them on both sides, so merging adds nothing by itself.
+   */
   added: Spread;
-  /** The fake's own gaps (its timer, on a busy machine). */
+  /** The fake's own gaps between those tokens (its timer, on a busy machine). */
   provider: Spread;
   /** Per token, arrival at the client minus the fake's write (across processes). */
   latency: Spread;
@@ -107,8 +111,10 @@ export type Gaps = {
 };
 
 /**
- * Added inter-token delay: for each token k ≥ 1 of each stream, (client arrival of k − client
- * arrival of k−1) − (fake write of k − fake write of k−1), over tokens written inside [from, to].
+ * Added inter-token delay over the tokens the fake wrote inside [from, to]: for each delta after
+ * the first, (its arrival − the previous delta's arrival) − (write of its last token − write of the
+ * previous delta's last token). Deltas are told apart by their arrival times (`arrivals[k]` is when
+ * the delta carrying token k arrived).
  */
 export function interTokenGaps(
   records: readonly SendRecord[],
@@ -124,22 +130,27 @@ export function interTokenGaps(
     const fake = answers.get(record.tag);
     const arrivals = record.arrivals;
     if (!fake || !arrivals) continue;
-    fake.tokenTimes.forEach((written, k) => {
-      if (written < window.from || written > window.to) return;
+    const writes = fake.tokenTimes;
+    let previous: { arrived: number; written: number } | null = null;
+    for (let k = 0; k < writes.length; k++) {
+      const written = writes[k] as number;
       const arrived = arrivals[k];
+      const inWindow = written >= window.from && written <= window.to;
       if (arrived === undefined || arrived === null) {
-        lost++;
-        return;
+        if (inWindow) lost++;
+        previous = null;
+        continue;
       }
-      latency.push(arrived - written);
-      if (k === 0) return;
-      const previousWrite = fake.tokenTimes[k - 1] as number;
-      const previousArrival = arrivals[k - 1];
-      if (previousArrival === undefined || previousArrival === null || previousWrite < window.from) return;
-      const fakeGap = written - previousWrite;
-      provider.push(fakeGap);
-      added.push(arrived - previousArrival - fakeGap);
-    });
+      if (inWindow) latency.push(arrived - written);
+      // Only the last token of each delta marks a gap.
+      if (arrivals[k + 1] === arrived) continue;
+      if (previous && inWindow && previous.written >= window.from) {
+        const fakeGap = written - previous.written;
+        provider.push(fakeGap);
+        added.push(arrived - previous.arrived - fakeGap);
+      }
+      previous = { arrived, written };
+    }
   }
   return { added: spread(added), provider: spread(provider), latency: spread(latency), lost, pairs: added.length };
 }

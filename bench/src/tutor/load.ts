@@ -64,7 +64,7 @@ type Frame = {
   result?: { type?: string; data?: unknown };
   error?: { message?: string; data?: { code?: string } };
 };
-type Publication = { type: "publication"; text: string; sender: { id: string } } | { type: "sync" };
+type Publication = { type: "publication"; text: string; sender: { id: string } } | { type: "sync" } | { type: "other" };
 type TutorEvent = {
   type: string;
   messageId?: string;
@@ -82,14 +82,15 @@ function onFrame(conn: Conn, raw: Buffer, at: number): void {
   const frame = JSON.parse(raw.toString()) as Frame;
   if (typeof frame.id !== "number") return;
   if (frame.id === conn.subscriptionId) {
-    const data = frame.result?.data as Publication | undefined;
+    // A tracked event: `data` is `{ id, data }` (the position and the channel event).
+    const data = (frame.result?.data as { data?: Publication } | undefined)?.data;
     if (!data) return;
     if (data.type === "sync") {
       conn.pending.get(frame.id)?.resolve(null);
       conn.pending.delete(frame.id);
       return;
     }
-    if (data.sender.id !== "tutor") return;
+    if (data.type !== "publication" || data.sender.id !== "tutor") return;
     onEvent(conn, JSON.parse(data.text) as TutorEvent, at);
     return;
   }

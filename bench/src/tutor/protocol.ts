@@ -20,7 +20,7 @@ export function learnerLine(tag: string, tokens: number): string {
   return `Ich habe ein Hund [${tag} n${tokens}]`;
 }
 
-const linePattern = /\[([a-z]+\d+) n(\d+)\]/;
+const linePattern = /\[([a-z][a-z0-9-]*) n(\d+)\]/;
 
 export function parseLearnerLine(text: string): { tag: string; tokens: number } | null {
   const match = linePattern.exec(text);

@@ -75,7 +75,7 @@ const config = quick
       waveMsPerToken: 10,
       stopPairs: 10,
       stopRounds: 12,
-      quietWaitMs: 20_000,
+      quietWaitMs: 60_000,
     };
 /** Tokens per stream in (b): enough to outlast the spread, the warm-up, the window and a margin. */
 const streamTokens = Math.ceil(
@@ -257,6 +257,7 @@ try {
     const quiet = await waitForQuiet(config.quietWaitMs);
     await stats();
     const cpu0 = { a: cpuSeconds(pidOf(a)), fake: cpuSeconds(fake.pid) };
+    const finish = cpuWindow([pidOf(a), pidOf(b)], [load.pid, fake.pid]);
     const { records } = await ask<{ records: SendRecord[] }>(
       {
         type: "sequential",
@@ -267,6 +268,7 @@ try {
       },
       "sequential",
     );
+    const cpu = finish();
     const clientStats = await stats();
     const timings = await fakeTimings(records.map((r) => r.tag));
     const measured = firstToken(records, timings);
@@ -274,7 +276,8 @@ try {
     results.firstToken = {
       ...measured,
       failed,
-      client: measured.client,
+      cpu,
+      otherCores: otherCores(cpu),
       loadStats: clientStats,
       quietWaitedMs: quiet.waitedMs,
       machineBusyBefore: quiet.busy,
