@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { type ChannelRecorder, recordChannel } from "./support/channel-recorder";
 import { type Account, connect, newAccount } from "./support/clients";
 import { startCluster, type TestCluster } from "./support/cluster";
+import { readMetrics } from "./support/metrics";
 import type { Instance } from "./support/processes";
 
 const model = "tutor-test";
@@ -433,6 +434,32 @@ describe("bad providers and bad input", () => {
     ]) {
       expect((await refusal(attempt())).code).toBe("FORBIDDEN");
     }
+  });
+});
+
+describe("the cache", () => {
+  it("corrects the same sentence at the same level once, across instances, and counts the hit in /api/metrics", async () => {
+    const onA = await client(a, anna);
+    const onB = await client(b, anna);
+    const structured = () => fake.chats().filter((chat) => (chat.body as { format?: unknown }).format !== undefined).length;
+    const sentence = "Ich habe ein Hund";
+    const corrected = async (c: PlauderClient, messageId: string, conversationId: string) =>
+      waitFor(async () => {
+        const snapshot = await c.api.tutor.conversation.query({ conversationId });
+        return snapshot.messages.find((message) => message.id === messageId)?.correction ?? undefined;
+      }, "the correction");
+    const first = await onA.api.tutor.start.mutate({ level: "B2" });
+    const sent = await onA.api.tutor.send.mutate({ conversationId: first.conversation.id, text: sentence });
+    await corrected(onA, sent.message.id, first.conversation.id);
+    const asked = structured();
+    const second = await onB.api.tutor.start.mutate({ level: "B2" });
+    const again = await onB.api.tutor.send.mutate({ conversationId: second.conversation.id, text: sentence });
+    const fromCache = await corrected(onB, again.message.id, second.conversation.id);
+    expect(fromCache.corrected).toBe("Ich habe einen Hund");
+    expect(structured()).toBe(asked);
+    const metrics = await readMetrics(b.url);
+    expect(metrics).toMatch(/plauder_tutor_cache_lookups_total\{kind="correction",result="hit"\} [1-9]/);
+    expect(metrics).toMatch(/plauder_tutor_cache_hit_ratio\{kind="correction"\} 0?\.\d+|plauder_tutor_cache_hit_ratio\{kind="correction"\} 1/);
   });
 });
 
