@@ -50,7 +50,9 @@ for (const server of servers) {
     const provider = server.provider as ChatProvider;
 
     it("streams an answer in pieces and ends with its token counts", { timeout: 120_000 }, async () => {
-      const result = await collect(provider.chat({ model: server.model, messages, signal: AbortSignal.timeout(110_000) }));
+      const result = await collect(
+        provider.chat({ model: server.model, messages, signal: AbortSignal.timeout(110_000) }),
+      );
       expect(result.error).toBeUndefined();
       expect(result.deltas.length).toBeGreaterThan(1);
       expect(result.deltas.join("").trim().length).toBeGreaterThan(0);
