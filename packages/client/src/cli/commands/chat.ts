@@ -1,4 +1,5 @@
 import { clearScreenDown, createInterface, cursorTo, type Interface, moveCursor } from "node:readline";
+import { Writable } from "node:stream";
 import type { MessageView } from "@plauder/api/tutor-events";
 import type { CefrLevel } from "@plauder/tutor/schemas";
 import { type ConversationFollower, followConversation } from "../../conversation";
@@ -159,6 +160,7 @@ class Chat {
     try {
       return await Promise.race([this.finished, this.session.watch.failed]);
     } finally {
+      this.clearPrompt();
       this.status(`To continue this conversation: plauder chat --conversation ${conversationId}`);
     }
   }
@@ -270,19 +272,50 @@ class Chat {
   private listen(): void {
     const lines = createInterface({
       input: this.io.stdin,
-      ...(this.terminal ? { output: process.stdout, terminal: true } : { terminal: false }),
+      ...(this.terminal ? { output: this.echo(), terminal: true } : { terminal: false }),
       crlfDelay: Number.POSITIVE_INFINITY,
     });
     this.lines = lines;
     if (this.terminal) this.screen.attachPrompt(this.promptLine(lines));
     lines.on("line", (line) => this.onLine(line));
     lines.on("close", () => {
+      // Ctrl+D at the prompt: what follows starts on a line of its own.
+      if (this.terminal && this.promptShowing) process.stdout.write("\n");
       this.inputEnded = true;
       this.promptShowing = false;
       this.pump();
     });
     lines.on("SIGINT", () => this.onInterrupt());
     this.disposers.push(this.io.onInterrupt(() => this.onInterrupt()));
+  }
+
+  /**
+   * Where readline echoes what is typed: the terminal while the prompt shows, nowhere while an
+   * answer streams (the typing would land in the middle of it). What was typed meanwhile shows
+   * after the prompt when it comes back; a line entered meanwhile is printed when it is sent.
+   */
+  private echo(): NodeJS.WritableStream {
+    const stdout = process.stdout;
+    const echo = new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        if (this.promptShowing) stdout.write(chunk);
+        done();
+      },
+    });
+    Object.defineProperty(echo, "columns", { get: () => stdout.columns });
+    Object.defineProperty(echo, "rows", { get: () => stdout.rows });
+    Object.assign(echo, { isTTY: true });
+    stdout.on("resize", () => echo.emit("resize"));
+    return echo;
+  }
+
+  /** Takes the prompt off the screen for good (leaving with Ctrl+C or /quit). */
+  private clearPrompt(): void {
+    if (!this.terminal || !this.promptShowing) return;
+    this.screen.attachPrompt({ showing: false, show() {}, hide() {}, redraw() {} });
+    cursorTo(process.stdout, 0);
+    clearScreenDown(process.stdout);
+    this.promptShowing = false;
   }
 
   private promptLine(lines: Interface): PromptLine {
