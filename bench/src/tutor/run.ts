@@ -79,7 +79,7 @@ const config = quick
     };
 /** Tokens per stream in (b): enough to outlast the spread, the warm-up, the window and a margin. */
 const streamTokens = Math.ceil(
-  ((config.spreadMs + (config.warmupSeconds + config.windowSeconds + 3) * 1000) / config.msPerToken) * 1.05,
+  ((config.spreadMs + (config.warmupSeconds + config.windowSeconds + 5) * 1000) / config.msPerToken) * 1.05,
 );
 const firstTokenTokens = 3;
 const diagnosticsToken = `bench-diagnostics-${"x".repeat(32)}`;
