@@ -32,6 +32,14 @@ export type TutorBenchResults = {
       })
     | null;
   direct: { client: Spread; added: Spread; missing: number; loadStats: LoadStats } | null;
+  /** What one send (with its short answer and its correction) asked of Redis and Postgres. */
+  roundTrips: {
+    sends: number;
+    tokens: number;
+    redisPerSend: Record<string, number>;
+    postgresTransactionsPerSend: number;
+    postgresRowsWrittenPerSend: number;
+  } | null;
   streams: {
     streams: number;
     tokens: number;
@@ -258,6 +266,20 @@ export function writeTutorReport(r: TutorBenchResults): string {
     }
     lines.push(
       "",
+      ...(r.roundTrips
+        ? [
+            `What one such send asked of Redis and Postgres (${r.roundTrips.sends} more sends, counted outside the measured windows: Redis commands on this run's keys seen with MONITOR, Postgres transactions and rows of this run's database from \`pg_stat_database\`, both instances' background work included): ${Object.values(
+              r.roundTrips.redisPerSend,
+            )
+              .reduce((sum, n) => sum + n, 0)
+              .toFixed(1)} Redis commands (${Object.entries(r.roundTrips.redisPerSend)
+              .map(([name, n]) => `${name} ${n.toFixed(1)}`)
+              .join(
+                ", ",
+              )}), ${r.roundTrips.postgresTransactionsPerSend.toFixed(1)} Postgres transactions writing ${r.roundTrips.postgresRowsWrittenPerSend.toFixed(1)} rows. These cover the whole exchange: the send, the ${r.roundTrips.tokens}-token answer and the correction.`,
+            "",
+          ]
+        : []),
       `During the sends: ${loadLine(ft.loadStats)}; instance A used ${ft.serverCpuSeconds.toFixed(1)} CPU-seconds, the fake ${ft.fakeCpuSeconds.toFixed(1)}. CPU over the sends: ${cpuLine(ft.cpu)}.${ft.failed ? ` ${ft.failed} answers did not complete.` : ""}`,
       "",
     );

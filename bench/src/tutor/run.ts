@@ -152,6 +152,7 @@ const results: TutorBenchResults = {
   settings: {},
   firstToken: null,
   direct: null,
+  roundTrips: null,
   streams: null,
   memory: null,
   stops: null,
@@ -327,6 +328,56 @@ try {
     };
     log(
       `(a) baseline, straight to the fake: added p50 ${results.direct.added.p50.toFixed(2)} ms, p99 ${results.direct.added.p99.toFixed(2)} ms`,
+    );
+  }
+
+  // What one send costs in round trips: Redis commands on this run's keys (MONITOR, outside every
+  // measured window) and Postgres transactions in this run's database, over a few sends like (a)'s.
+  {
+    const sends = 10;
+    const statsSql = `select xact_commit + xact_rollback as transactions, tup_inserted, tup_updated, tup_returned from pg_stat_database where datname = current_database()`;
+    const db = openDatabase({ kind: "postgres", url: services.env.DATABASE_URL, poolSize: 1 });
+    type Row = { transactions: string; tup_inserted: string; tup_updated: string };
+    const readPg = async () => {
+      await db.db.execute("select pg_stat_clear_snapshot()");
+      return ((await db.db.execute(statsSql)) as unknown as { rows: Row[] }).rows[0] as Row;
+    };
+    await sleep(1_500);
+    const pgBefore = await readPg();
+    const monitor = await (redis as Redis).monitor();
+    const commands: Record<string, number> = {};
+    monitor.on("monitor", (_time: string, args: string[]) => {
+      if (!args.some((arg) => typeof arg === "string" && arg.includes(services.prefix))) return;
+      const name = String(args[0]).toLowerCase();
+      commands[name] = (commands[name] ?? 0) + 1;
+    });
+    await ask(
+      { type: "sequential", conns: range(people.firstToken), sends, tokens: firstTokenTokens, tagPrefix: "r" },
+      "sequential",
+    );
+    await sleep(1_500);
+    monitor.disconnect();
+    const pgAfter = await readPg();
+    await db.close();
+    const perSend = (value: number) => value / sends;
+    results.roundTrips = {
+      sends,
+      tokens: firstTokenTokens,
+      redisPerSend: Object.fromEntries(
+        Object.entries(commands)
+          .sort(([, x], [, y]) => y - x)
+          .map(([name, count]) => [name, perSend(count)]),
+      ),
+      postgresTransactionsPerSend: perSend(Number(pgAfter.transactions) - Number(pgBefore.transactions)),
+      postgresRowsWrittenPerSend: perSend(
+        Number(pgAfter.tup_inserted) +
+          Number(pgAfter.tup_updated) -
+          Number(pgBefore.tup_inserted) -
+          Number(pgBefore.tup_updated),
+      ),
+    };
+    log(
+      `per send: Redis ${JSON.stringify(results.roundTrips.redisPerSend)}, Postgres ${results.roundTrips.postgresTransactionsPerSend} transactions`,
     );
   }
 
