@@ -291,6 +291,17 @@ describe("plauder chat", () => {
     expect(session.output.stdout).toContain(`Tutor: ${answer.join("").trimStart()}\n`);
   });
 
+  it("shows a failed answer with its reason and ends with 1", async () => {
+    useBehaviour({ kind: "missing" });
+    const session = chat(anna, "--level", "A2");
+    session.type("Hallo?");
+    session.end();
+    expect(await session.exit).toBe(exitCodes.error);
+    expect(session.output.stdout).toMatch(/^You: Hallo\?\n/);
+    expect(session.output.stdout).toMatch(/\[failed\] .*ollama pull chat-test/);
+    expect(session.output.stdout).toContain("[no correction]");
+  });
+
   it("reports refusals in one sentence with their exit code", async () => {
     const unknown = chat(anna, "--scenario", "mars-landing");
     expect(await unknown.exit).toBe(exitCodes.error);
