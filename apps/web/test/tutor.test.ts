@@ -1,0 +1,394 @@
+/**
+ * The tutor on two real instances sharing one Redis and one Postgres, answering through a fake
+ * Ollama that speaks the real wire format: answers stream on the conversation's channel, resume on
+ * the other instance, stop from either, wait for a place in line, and fail with a sentence.
+ */
+import { applyDelta, decodeTutorEvent, type TutorEvent } from "@plauder/api/tutor-events";
+import type { PlauderClient } from "@plauder/client";
+import { type FakeBehaviour, type FakeProvider, startFakeOllama } from "@plauder/tutor/testing";
+import pg from "pg";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type ChannelRecorder, recordChannel } from "./support/channel-recorder";
+import { type Account, connect, newAccount } from "./support/clients";
+import { startCluster, type TestCluster } from "./support/cluster";
+import type { Instance } from "./support/processes";
+
+const model = "tutor-test";
+const answerTokens = ["Guten", " Tag", "!", " Ich", " bin", " **Ihr**", " Bäcker", ".", " Was", " darf", " es", " sein", "?"];
+const fullAnswer = answerTokens.join("");
+/** What the fake model does with the next requests; tests change it. */
+const behaviours: Record<string, FakeBehaviour> = { [model]: { kind: "normal" } };
+const useBehaviour = (behaviour: FakeBehaviour) => {
+  behaviours[model] = behaviour;
+};
+
+/** The fake's correction of "Ich habe ein Hund": one edit, as a model would send it. */
+const correctionReply = JSON.stringify({
+  corrected: "Ich habe einen Hund",
+  edits: [{ original: "ein", suggestion: "einen", category: "case", explanation: "Akkusativ: einen Hund", level: "A1" }],
+});
+
+let fake: FakeProvider;
+let cluster: TestCluster;
+let a: Instance;
+let b: Instance;
+let anna: Account;
+let sql: pg.Client;
+const clients: PlauderClient[] = [];
+
+async function client(instance: Instance, account: Account): Promise<PlauderClient> {
+  const c = await connect(instance.url, account);
+  clients.push(c);
+  return c;
+}
+
+async function refusal(promise: Promise<unknown>): Promise<{ code?: string; message: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    const failure = error as Error & { data?: { code?: string } };
+    return { code: failure.data?.code, message: failure.message };
+  }
+  throw new Error("expected a refusal");
+}
+
+/** The tutor's events on a conversation's channel, decoded. */
+function tutorEvents(recorder: ChannelRecorder): TutorEvent[] {
+  return recorder
+    .publications()
+    .map((publication) => decodeTutorEvent(publication))
+    .filter((event): event is TutorEvent => event !== null);
+}
+
+/** Follows a conversation as a client does: subscribe, then take the snapshot, then apply deltas by offset. */
+async function follow(c: PlauderClient, conversationId: string, channel: string) {
+  const recorder = recordChannel(c, channel);
+  await recorder.until((r) => r.syncs().length > 0, "the subscription's sync");
+  const snapshot = await c.api.tutor.conversation.query({ conversationId });
+  const texts = new Map(snapshot.messages.map((message) => [message.id, message.content]));
+  let applied = 0;
+  const text = (messageId: string) => {
+    const events = tutorEvents(recorder);
+    for (; applied < events.length; applied++) {
+      const event = events[applied] as TutorEvent;
+      if (event.type !== "delta") continue;
+      const next = applyDelta(texts.get(event.messageId) ?? "", event);
+      if (next === null) throw new Error(`a delta at ${event.at} arrived past the text's end: something was missed`);
+      texts.set(event.messageId, next);
+    }
+    return texts.get(messageId) ?? "";
+  };
+  const ended = (messageId: string) =>
+    tutorEvents(recorder).find(
+      (event): event is Extract<TutorEvent, { type: "end" }> => event.type === "end" && event.messageId === messageId,
+    );
+  return { recorder, snapshot, text, ended };
+}
+
+async function answerRow(id: string) {
+  const { rows } = await sql.query<{ status: string; content: string; error: string | null; completion_tokens: number | null }>(
+    "select status, content, error, completion_tokens from messages where id = $1",
+    [id],
+  );
+  return rows[0];
+}
+
+async function waitFor<T>(read: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined && value !== null && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+beforeAll(async () => {
+  fake = await startFakeOllama({
+    models: behaviours,
+    reply: (request) => {
+      const body = request.body as { format?: unknown; messages?: Array<{ content: string }> };
+      if (body.format === undefined) return answerTokens;
+      // Structured output: a correction (one edit) for the dog sentence, none for the rest.
+      const asked = body.messages?.at(-1)?.content ?? "";
+      if (asked.includes("Ich habe ein Hund")) return [correctionReply.slice(0, 20), correctionReply.slice(20)];
+      return ["{not json"];
+    },
+  });
+  cluster = await startCluster({
+    env: {
+      PUBLISH_RATE_LIMIT: "100000",
+      TUTOR_PROVIDER: "ollama",
+      OLLAMA_URL: fake.url,
+      OLLAMA_MODEL: model,
+      TUTOR_MAX_CONCURRENT: "2",
+      TUTOR_MAX_QUEUED: "1",
+      TUTOR_MAX_MESSAGE_LENGTH: "300",
+    },
+  });
+  [a, b] = cluster.instances as [Instance, Instance];
+  anna = await newAccount(a.url, "Anna");
+  sql = new pg.Client({ connectionString: cluster.databaseUrl });
+  await sql.connect();
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.allSettled(clients.map((c) => c.close()));
+  await sql?.end();
+  await cluster?.stop();
+  await fake?.close();
+});
+
+beforeEach(() => useBehaviour({ kind: "normal" }));
+
+describe("an answer", () => {
+  it("streams on the conversation's channel in order and is saved complete, with the learner's correction", async () => {
+    const onA = await client(a, anna);
+    const { conversation, messages } = await onA.api.tutor.start.mutate({ level: "A1", scenarioId: "bakery" });
+    expect(messages.map((message) => message.role)).toEqual(["assistant"]);
+    const watch = await follow(onA, conversation.id, conversation.channel);
+    useBehaviour({ kind: "slow", msPerToken: 15 });
+
+    const sent = await onA.api.tutor.send.mutate({ conversationId: conversation.id, text: "Ich habe ein Hund" });
+    expect(sent.position).toBe(0);
+    await watch.recorder.until(() => watch.ended(sent.answerId) !== undefined, "the answer's end", 10_000);
+
+    const events = tutorEvents(watch.recorder);
+    const ofAnswer = events.filter((event) => "messageId" in event && event.messageId === sent.answerId);
+    expect(ofAnswer[0]?.type).toBe("start");
+    const deltas = ofAnswer.filter((event) => event.type === "delta");
+    // Streamed in pieces, not in one block at the end; each piece starts where the last ended.
+    expect(deltas.length).toBeGreaterThan(3);
+    let at = 0;
+    for (const delta of deltas) {
+      expect(delta.at).toBe(at);
+      at += delta.text.length;
+    }
+    expect(watch.text(sent.answerId)).toBe(fullAnswer);
+    expect(watch.ended(sent.answerId)).toMatchObject({ status: "complete", length: fullAnswer.length });
+    // The learner's message came first, so other tabs show the question above the answer.
+    expect(events.findIndex((event) => event.type === "message")).toBeLessThan(events.indexOf(ofAnswer[0] as TutorEvent));
+
+    const row = await answerRow(sent.answerId);
+    expect(row).toMatchObject({ status: "complete", content: fullAnswer, error: null, completion_tokens: answerTokens.length });
+
+    // The correction: offsets computed by the server, pointing at "ein" in the learner's text.
+    await watch.recorder.until(
+      () => tutorEvents(watch.recorder).some((event) => event.type === "correction"),
+      "the correction",
+      10_000,
+    );
+    const correction = tutorEvents(watch.recorder).find((event) => event.type === "correction");
+    expect(correction).toMatchObject({ messageId: sent.message.id });
+    const edit = correction?.type === "correction" ? correction.correction.edits[0] : undefined;
+    expect(edit).toMatchObject({ original: "ein", suggestion: "einen", category: "case" });
+    expect("Ich habe ein Hund".slice(edit?.start, edit?.end)).toBe("ein");
+    const saved = await onA.api.tutor.conversation.query({ conversationId: conversation.id });
+    expect(saved.messages.find((message) => message.id === sent.message.id)?.correction?.corrected).toBe("Ich habe einen Hund");
+    watch.recorder.stop();
+  });
+
+  it("continues on the other instance: a client that arrives mid-answer gets the text so far, then the rest", async () => {
+    const onA = await client(a, anna);
+    const onB = await client(b, anna);
+    const { conversation } = await onA.api.tutor.start.mutate({ level: "A2" });
+    useBehaviour({ kind: "slow", msPerToken: 60 });
+    const sent = await onA.api.tutor.send.mutate({ conversationId: conversation.id, text: "Hallo, wie geht's?" });
+    // Arrive on B once a few pieces are out.
+    await waitFor(async () => (await answerRow(sent.answerId))?.status === "streaming", "the answer to stream");
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const watch = await follow(onB, conversation.id, conversation.channel);
+    const arrived = watch.snapshot.messages.find((message) => message.id === sent.answerId);
+    expect(arrived?.status).toBe("streaming");
+    expect(arrived?.content.length).toBeGreaterThan(0);
+    expect(fullAnswer.startsWith(arrived?.content ?? "x")).toBe(true);
+    expect(arrived?.content).not.toBe(fullAnswer);
+
+    await watch.recorder.until(() => watch.ended(sent.answerId) !== undefined, "the answer's end on B", 10_000);
+    expect(watch.text(sent.answerId)).toBe(fullAnswer);
+    watch.recorder.stop();
+  });
+
+  it("goes on when its learner disconnects", async () => {
+    const onA = await client(a, anna);
+    const { conversation } = await onA.api.tutor.start.mutate({ level: "A2" });
+    useBehaviour({ kind: "slow", msPerToken: 20 });
+    const sent = await onA.api.tutor.send.mutate({ conversationId: conversation.id, text: "Erzähl mir was." });
+    await onA.close();
+    const row = await waitFor(async () => {
+      const current = await answerRow(sent.answerId);
+      return current?.status === "complete" ? current : undefined;
+    }, "the answer to complete without its learner");
+    expect(row.content).toBe(fullAnswer);
+  });
+});
+
+describe("Stop", () => {
+  it("from the other instance closes the model's request and saves what had arrived as stopped", async () => {
+    const onA = await client(a, anna);
+    const onB = await client(b, anna);
+    const { conversation } = await onA.api.tutor.start.mutate({ level: "B1" });
+    useBehaviour({ kind: "endless", msPerToken: 20 });
+    const before = fake.chats().length;
+    const sent = await onA.api.tutor.send.mutate({ conversationId: conversation.id, text: "Erzähl endlos." });
+    const watch = await follow(onA, conversation.id, conversation.channel);
+    const request = await waitFor(
+      () => fake.chats().slice(before).find((chat) => (chat.body as { format?: unknown }).format === undefined),
+      "the answer's request at the model",
+    );
+    await waitFor(() => request.tokensSent >= 5 || undefined, "a few tokens");
+
+    const pressed = performance.now();
+    expect(await onB.api.tutor.stop.mutate({ conversationId: conversation.id })).toEqual({ stopped: true });
+    const closedAt = await fake.waitForClientClose(request, 2_000);
+    // Measured at a few milliseconds; the bound leaves room for a loaded machine, not for a second.
+    expect(closedAt - pressed).toBeLessThan(500);
+
+    await watch.recorder.until(() => watch.ended(sent.answerId) !== undefined, "the stopped answer's end");
+    const end = watch.ended(sent.answerId);
+    expect(end?.status).toBe("stopped");
+    const row = await answerRow(sent.answerId);
+    expect(row?.status).toBe("stopped");
+    expect(row?.content.length).toBe(end?.length);
+    expect(row?.content.length).toBeGreaterThan(0);
+    expect(watch.text(sent.answerId)).toBe(row?.content);
+    // Nothing under way any more: a second Stop has nothing to stop, and a new message is answered.
+    expect(await onB.api.tutor.stop.mutate({ conversationId: conversation.id })).toEqual({ stopped: false });
+    watch.recorder.stop();
+  });
+});
+
+describe("places per person", () => {
+  it("holds the third answer in line with its place, refuses the fourth, and starts the waiting one when a place frees", async () => {
+    const onA = await client(a, anna);
+    const onB = await client(b, anna);
+    useBehaviour({ kind: "endless", msPerToken: 50 });
+    const conversations = await Promise.all(
+      [1, 2, 3, 4].map(() => onA.api.tutor.start.mutate({ level: "A2" }).then((started) => started.conversation)),
+    );
+    const [c1, c2, c3, c4] = conversations as [(typeof conversations)[0], (typeof conversations)[0], (typeof conversations)[0], (typeof conversations)[0]];
+    // Two run, on either instance: the limit is the person's, across the cluster.
+    const first = await onA.api.tutor.send.mutate({ conversationId: c1.id, text: "Eins" });
+    const second = await onB.api.tutor.send.mutate({ conversationId: c2.id, text: "Zwei" });
+    expect([first.position, second.position]).toEqual([0, 0]);
+    const watch3 = await follow(onB, c3.id, c3.channel);
+    const third = await onB.api.tutor.send.mutate({ conversationId: c3.id, text: "Drei" });
+    expect(third.position).toBe(1);
+    await watch3.recorder.until(
+      () => tutorEvents(watch3.recorder).some((event) => event.type === "queued" && event.position === 1),
+      "the queued event with place 1",
+    );
+    const refused = await refusal(onA.api.tutor.send.mutate({ conversationId: c4.id, text: "Vier" }));
+    expect(refused.code).toBe("TOO_MANY_REQUESTS");
+    expect(refused.message).toMatch(/stop one or wait/);
+    // A refused send wrote nothing.
+    const { rows } = await sql.query("select 1 from messages where conversation_id = $1", [c4.id]);
+    expect(rows).toHaveLength(0);
+    // Sending again where an answer is under way is a conflict, not a second answer.
+    expect((await refusal(onA.api.tutor.send.mutate({ conversationId: c1.id, text: "Noch eins" }))).code).toBe("CONFLICT");
+
+    await onA.api.tutor.stop.mutate({ conversationId: c1.id });
+    await watch3.recorder.until(
+      () => tutorEvents(watch3.recorder).some((event) => event.type === "start" && event.messageId === third.answerId),
+      "the waiting answer to start",
+    );
+    await Promise.all([c2, c3].map((c) => onA.api.tutor.stop.mutate({ conversationId: c.id })));
+    await waitFor(async () => (await answerRow(third.answerId))?.status === "stopped", "the third answer to stop");
+    expect((await answerRow(second.answerId))?.status).toBe("stopped");
+    watch3.recorder.stop();
+  });
+});
+
+describe("bad providers and bad input", () => {
+  it("a model the provider does not have fails the answer with the command that fixes it", async () => {
+    const onA = await client(a, anna);
+    const { conversation } = await onA.api.tutor.start.mutate({ level: "A2" });
+    useBehaviour({ kind: "missing" });
+    const sent = await onA.api.tutor.send.mutate({ conversationId: conversation.id, text: "Hallo?" });
+    const row = await waitFor(async () => {
+      const current = await answerRow(sent.answerId);
+      return current?.status === "failed" ? current : undefined;
+    }, "the answer to fail");
+    expect(row.error).toContain(`ollama pull ${model}`);
+  });
+
+  it("a stream that breaks midway keeps what arrived and says why", async () => {
+    const onA = await client(a, anna);
+    const { conversation } = await onA.api.tutor.start.mutate({ level: "A2" });
+    useBehaviour({ kind: "error", afterTokens: 3 });
+    const sent = await onA.api.tutor.send.mutate({ conversationId: conversation.id, text: "Hallo?" });
+    const row = await waitFor(async () => {
+      const current = await answerRow(sent.answerId);
+      return current?.status === "failed" ? current : undefined;
+    }, "the answer to fail");
+    expect(row.content).toBe(answerTokens.slice(0, 3).join(""));
+    expect(row.error).toMatch(/broke off midway/);
+    // A later answer on the same conversation works.
+    useBehaviour({ kind: "normal" });
+    const again = await onA.api.tutor.regenerate.mutate({ conversationId: conversation.id });
+    await waitFor(async () => (await answerRow(again.answerId))?.status === "complete", "the regenerated answer");
+    expect(await answerRow(sent.answerId)).toBeUndefined();
+  });
+
+  it("malformed JSON from the model gives no correction, and the conversation goes on", async () => {
+    const onA = await client(a, anna);
+    const { conversation } = await onA.api.tutor.start.mutate({ level: "A2" });
+    const watch = await follow(onA, conversation.id, conversation.channel);
+    const sent = await onA.api.tutor.send.mutate({ conversationId: conversation.id, text: "Das ist gut." });
+    await watch.recorder.until(
+      () => tutorEvents(watch.recorder).some((event) => event.type === "correction-failed"),
+      "the correction to fail",
+    );
+    const failed = tutorEvents(watch.recorder).find((event) => event.type === "correction-failed");
+    expect(failed).toMatchObject({ messageId: sent.message.id });
+    expect(failed?.type === "correction-failed" && failed.reason).toMatch(/malformed/);
+    await waitFor(async () => (await answerRow(sent.answerId))?.status === "complete", "the answer");
+    watch.recorder.stop();
+  });
+
+  it("an over-long message is refused with a sentence and writes nothing", async () => {
+    const onA = await client(a, anna);
+    const { conversation } = await onA.api.tutor.start.mutate({ level: "A2" });
+    const refused = await refusal(onA.api.tutor.send.mutate({ conversationId: conversation.id, text: "a".repeat(301) }));
+    expect(refused.code).toBe("BAD_REQUEST");
+    expect(refused.message).toMatch(/at most 300 characters/);
+    const { rows } = await sql.query("select 1 from messages where conversation_id = $1", [conversation.id]);
+    expect(rows).toHaveLength(0);
+  });
+
+  it("another person's conversation is forbidden, and says nothing of whether it exists", async () => {
+    const onA = await client(a, anna);
+    const bert = await newAccount(b.url, "Bert");
+    const onBert = await client(b, bert);
+    const { conversation } = await onA.api.tutor.start.mutate({ level: "A2" });
+    for (const attempt of [
+      onBert.api.tutor.conversation.query({ conversationId: conversation.id }),
+      onBert.api.tutor.send.mutate({ conversationId: conversation.id, text: "Hallo" }),
+      onBert.api.tutor.stop.mutate({ conversationId: conversation.id }),
+      onBert.api.tutor.conversation.query({ conversationId: crypto.randomUUID() }),
+    ]) {
+      expect((await refusal(attempt)).code).toBe("FORBIDDEN");
+    }
+  });
+});
+
+describe("edit and resend", () => {
+  it("replaces the message, removes what followed, and answers again", async () => {
+    const onA = await client(a, anna);
+    const { conversation } = await onA.api.tutor.start.mutate({ level: "A2" });
+    const first = await onA.api.tutor.send.mutate({ conversationId: conversation.id, text: "Ich gehe nach Hause." });
+    await waitFor(async () => (await answerRow(first.answerId))?.status === "complete", "the first answer");
+    const edited = await onA.api.tutor.edit.mutate({
+      conversationId: conversation.id,
+      messageId: first.message.id,
+      text: "Ich habe ein Hund",
+    });
+    await waitFor(async () => (await answerRow(edited.answerId))?.status === "complete", "the new answer");
+    const snapshot = await onA.api.tutor.conversation.query({ conversationId: conversation.id });
+    expect(snapshot.messages.map((message) => [message.role, message.content])).toEqual([
+      ["user", "Ich habe ein Hund"],
+      ["assistant", fullAnswer],
+    ]);
+    expect(await answerRow(first.answerId)).toBeUndefined();
+  });
+});
