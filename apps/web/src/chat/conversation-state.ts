@@ -135,12 +135,22 @@ function truncateAfter(work: Working, afterMessageId: string | null): void {
   work.messages = work.messages.slice(0, index + 1);
 }
 
+/** Markdown as it reads aloud: link texts without their addresses, no emphasis or heading marks. */
+export function spokenText(markdown: string): string {
+  return markdown
+    .replace(/!?\[([^\]]*)\]\([^)]*\)/g, "$1")
+    .replace(/[*_`#]+/g, "")
+    .replace(/\s+/g, " ")
+    .trim();
+}
+
 function endSentence(message: ChatMessage): string {
+  const text = spokenText(message.content);
   switch (message.status) {
     case "complete":
-      return `The tutor answered: ${message.content}`;
+      return `The tutor answered: ${text}`;
     case "stopped":
-      return message.content ? `The answer was stopped: ${message.content}` : "The answer was stopped.";
+      return text ? `The answer was stopped: ${text}` : "The answer was stopped.";
     default:
       return `The answer failed${message.error ? `: ${message.error}` : "."}`;
   }

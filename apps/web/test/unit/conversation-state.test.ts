@@ -9,6 +9,7 @@ import {
   correctionSegments,
   initialConversationState,
   lastAnswer,
+  spokenText,
 } from "../../src/chat/conversation-state";
 
 const conversationId = "00000000-0000-4000-8000-000000000000";
@@ -268,6 +269,14 @@ describe("conversationReducer", () => {
     );
     expect(state).toMatchObject({ error: "No", reloading: null });
     expect(state.messages).toHaveLength(1);
+  });
+});
+
+describe("spokenText", () => {
+  it("drops markdown's marks and link addresses", () => {
+    expect(spokenText("**Schön!** Sieh [hier](https://example.com) nach:\n\n# Titel\n`Code`")).toBe(
+      "Schön! Sieh hier nach: Titel Code",
+    );
   });
 });
 
