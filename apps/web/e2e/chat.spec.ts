@@ -164,7 +164,7 @@ test("an answer streams in token by token, completes, and the message's correcti
   // Part of the answer shows while the rest is still being written.
   await expect(lastAnswer(page)).toHaveAttribute("data-status", "streaming");
   await expect(answerText(page)).toContainText("Schön");
-  const partial = (await answerText(page).innerText()).trim();
+  const partial = ((await answerText(page).textContent()) ?? "").trim();
   expect(partial.length).toBeGreaterThan(0);
   expect(partial.length).toBeLessThan(shown(replies.dog).length);
   expect(shown(replies.dog).startsWith(partial.replace(/▍$/, "").trim())).toBe(true);
@@ -258,7 +258,7 @@ test("Stop in a second tab stops the answer: the model's request is closed and b
     await expect(lastAnswer(page)).toHaveAttribute("data-status", "stopped");
     await expect(lastAnswer(page).getByTestId("answer-status")).toHaveText("Stopped");
   }
-  const kept = await answerText(first).innerText();
+  const kept = (await answerText(first).textContent()) ?? "";
   expect(kept.length).toBeGreaterThan(0);
   expect(kept.length).toBeLessThan(replies.long.length);
   expect(replies.long.startsWith(kept)).toBe(true);
