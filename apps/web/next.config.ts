@@ -13,7 +13,16 @@ const config: NextConfig = {
     "@plauder/tutor",
   ],
   // Native code and packages with their own file loading stay plain Node requires.
-  serverExternalPackages: ["@electric-sql/pglite", "@node-rs/argon2", "pg", "ioredis", "pino", "prom-client"],
+  serverExternalPackages: [
+    "@electric-sql/pglite",
+    "@node-rs/argon2",
+    "pg",
+    "ioredis",
+    "pino",
+    "prom-client",
+    // The tutor's optional embedded engine: loaded at run time when installed, never bundled.
+    "node-llama-cpp",
+  ],
 };
 
 export default config;
