@@ -119,6 +119,8 @@ async function learner(browser: Browser, name: string, viewport = { width: 1280,
 async function startConversation(page: Page): Promise<string> {
   await page.goto("/chat");
   await expect(page.getByRole("heading", { name: "New conversation" })).toBeVisible();
+  await expect(page.getByTestId("scenario-grid").locator("label").nth(2)).toBeVisible();
+  await page.screenshot({ path: test.info().outputPath("chat-new.png"), fullPage: true });
   await page.getByText("A2", { exact: true }).click();
   await page.getByText("Free conversation", { exact: true }).click();
   await page.getByRole("button", { name: "Start conversation" }).click();
