@@ -52,6 +52,17 @@ function correctionFor(text: string): string {
   return JSON.stringify({ corrected: text, edits: [] });
 }
 
+/** The fake's role-play for "describe your own" (the request's last message is `Thema: …`). */
+const generatedScenario = {
+  title: "Das kaputte Handy",
+  titleEn: "The broken phone",
+  setting: "Du bist im Handyladen. Dein neues Handy geht nicht mehr an.",
+  tutorRole: "Verkäufer im Handyladen",
+  learnerRole: "Kundin mit einem kaputten Handy",
+  goals: ["das Problem beschreiben", "nach einem Umtausch fragen"],
+  opening: "Guten Tag! Was kann ich für Sie tun?",
+};
+
 function replyFor(learnerText: string): string {
   if (learnerText.includes("Hund")) return replies.dog;
   if (learnerText.includes("erzähl lang")) return replies.long;
@@ -78,7 +89,9 @@ test.beforeAll(async () => {
     reply: (request) => {
       const text = lastMessage(request);
       // The correction asks for structured output (`format`); the answer does not.
-      if (!isAnswer(request)) return [correctionFor(text)];
+      if (!isAnswer(request)) {
+        return [text.startsWith("Thema:") ? JSON.stringify(generatedScenario) : correctionFor(text)];
+      }
       return tokens(replyFor(text));
     },
   });
@@ -360,4 +373,32 @@ test("at 375 px the conversation list folds behind a button and the composer sta
 
   expect(fritz.errors).toEqual([]);
   await fritz.context.close();
+});
+
+test("a role-play of one's own: described, previewed, started with the tutor's opening line", async ({ browser }) => {
+  const gina = await learner(browser, "Gina");
+  const { page } = gina;
+  await page.goto("/chat");
+  await page.getByText("B1", { exact: true }).click();
+  await page.getByText("Describe your own", { exact: true }).click();
+  await page.getByLabel("Your situation").fill("ein kaputtes Handy zurückgeben");
+  await page.getByRole("button", { name: "Write the scenario" }).click();
+  const preview = page.getByTestId("scenario-preview");
+  await expect(preview.getByRole("heading")).toHaveText(generatedScenario.title);
+  await expect(preview).toContainText(generatedScenario.titleEn);
+  await expect(preview).toContainText(generatedScenario.opening);
+  await expect(preview).toBeFocused();
+  await page.getByRole("button", { name: "Start conversation" }).click();
+
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText(generatedScenario.title);
+  await expect(page.getByTestId("conversation-status")).toHaveText("Live");
+  await expect(page.getByText("B1", { exact: true }).first()).toBeVisible();
+  await expect(answerText(page)).toHaveText(generatedScenario.opening);
+  await expect(page.getByLabel("Your message (in German)")).toBeFocused();
+  const list = page.getByTestId("conversation-list");
+  await expect(list.getByRole("button")).toHaveCount(1);
+  await expect(list).toContainText(generatedScenario.titleEn);
+
+  expect(gina.errors).toEqual([]);
+  await gina.context.close();
 });

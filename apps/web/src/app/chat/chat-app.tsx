@@ -32,6 +32,7 @@ export function ChatApp({
   const [selectedId, setSelectedId] = useState<string | null>(initialConversationId);
   const [creating, setCreating] = useState(false);
   const [listOpen, setListOpen] = useState(false);
+  const [chosen, setChosen] = useState(false);
   const listToggle = useRef<HTMLButtonElement>(null);
   const sidebar = useRef<HTMLElement>(null);
 
@@ -54,6 +55,7 @@ export function ChatApp({
 
   const open = (conversation: ConversationView) => {
     setSelectedId(conversation.id);
+    setChosen(true);
     setCreating(false);
     setListOpen(false);
   };
@@ -130,6 +132,7 @@ export function ChatApp({
             conversation={selected}
             maxLength={maxLength}
             tutorBlocked={tutorBlocked}
+            focusOnOpen={chosen}
           />
         ) : (
           <p className="muted chat-loading">Loading your conversations…</p>

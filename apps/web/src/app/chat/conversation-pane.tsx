@@ -23,9 +23,12 @@ export function ConversationPane({
   conversation,
   maxLength,
   tutorBlocked,
+  focusOnOpen,
 }: {
   conversation: ConversationView;
   maxLength: number;
+  /** Opened by the learner's choice (not by loading the page): the composer takes the focus. */
+  focusOnOpen: boolean;
   /** Why the tutor cannot answer now, if so. */
   tutorBlocked: string | null;
 }) {
@@ -58,6 +61,11 @@ export function ConversationPane({
     const element = list.current;
     if (element && pinned.current) element.scrollTop = element.scrollHeight;
   }, [state.messages]);
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: on opening only.
+  useEffect(() => {
+    if (focusOnOpen) field.current?.focus();
+  }, []);
 
   // When Stop disappears under the keyboard focus (the answer ended), focus returns to the composer.
   useEffect(() => {
