@@ -14,7 +14,21 @@ import { startCluster, type TestCluster } from "./support/cluster";
 import type { Instance } from "./support/processes";
 
 const model = "tutor-test";
-const answerTokens = ["Guten", " Tag", "!", " Ich", " bin", " **Ihr**", " Bäcker", ".", " Was", " darf", " es", " sein", "?"];
+const answerTokens = [
+  "Guten",
+  " Tag",
+  "!",
+  " Ich",
+  " bin",
+  " **Ihr**",
+  " Bäcker",
+  ".",
+  " Was",
+  " darf",
+  " es",
+  " sein",
+  "?",
+];
 const fullAnswer = answerTokens.join("");
 /** What the fake model does with the next requests; tests change it. */
 const behaviours: Record<string, FakeBehaviour> = { [model]: { kind: "normal" } };
@@ -25,7 +39,9 @@ const useBehaviour = (behaviour: FakeBehaviour) => {
 /** The fake's correction of "Ich habe ein Hund": one edit, as a model would send it. */
 const correctionReply = JSON.stringify({
   corrected: "Ich habe einen Hund",
-  edits: [{ original: "ein", suggestion: "einen", category: "case", explanation: "Akkusativ: einen Hund", level: "A1" }],
+  edits: [
+    { original: "ein", suggestion: "einen", category: "case", explanation: "Akkusativ: einen Hund", level: "A1" },
+  ],
 });
 
 let fake: FakeProvider;
@@ -86,14 +102,20 @@ async function follow(c: PlauderClient, conversationId: string, channel: string)
 }
 
 async function answerRow(id: string) {
-  const { rows } = await sql.query<{ status: string; content: string; error: string | null; completion_tokens: number | null }>(
-    "select status, content, error, completion_tokens from messages where id = $1",
-    [id],
-  );
+  const { rows } = await sql.query<{
+    status: string;
+    content: string;
+    error: string | null;
+    completion_tokens: number | null;
+  }>("select status, content, error, completion_tokens from messages where id = $1", [id]);
   return rows[0];
 }
 
-async function waitFor<T>(read: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 5_000): Promise<T> {
+async function waitFor<T>(
+  read: () => Promise<T | undefined> | T | undefined,
+  what: string,
+  timeoutMs = 5_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();
@@ -167,10 +189,17 @@ describe("an answer", () => {
     expect(watch.text(sent.answerId)).toBe(fullAnswer);
     expect(watch.ended(sent.answerId)).toMatchObject({ status: "complete", length: fullAnswer.length });
     // The learner's message came first, so other tabs show the question above the answer.
-    expect(events.findIndex((event) => event.type === "message")).toBeLessThan(events.indexOf(ofAnswer[0] as TutorEvent));
+    expect(events.findIndex((event) => event.type === "message")).toBeLessThan(
+      events.indexOf(ofAnswer[0] as TutorEvent),
+    );
 
     const row = await answerRow(sent.answerId);
-    expect(row).toMatchObject({ status: "complete", content: fullAnswer, error: null, completion_tokens: answerTokens.length });
+    expect(row).toMatchObject({
+      status: "complete",
+      content: fullAnswer,
+      error: null,
+      completion_tokens: answerTokens.length,
+    });
 
     // The correction: offsets computed by the server, pointing at "ein" in the learner's text.
     await watch.recorder.until(
@@ -184,7 +213,9 @@ describe("an answer", () => {
     expect(edit).toMatchObject({ original: "ein", suggestion: "einen", category: "case" });
     expect("Ich habe ein Hund".slice(edit?.start, edit?.end)).toBe("ein");
     const saved = await onA.api.tutor.conversation.query({ conversationId: conversation.id });
-    expect(saved.messages.find((message) => message.id === sent.message.id)?.correction?.corrected).toBe("Ich habe einen Hund");
+    expect(saved.messages.find((message) => message.id === sent.message.id)?.correction?.corrected).toBe(
+      "Ich habe einen Hund",
+    );
     watch.recorder.stop();
   });
 
@@ -233,7 +264,11 @@ describe("Stop", () => {
     const sent = await onA.api.tutor.send.mutate({ conversationId: conversation.id, text: "Erzähl endlos." });
     const watch = await follow(onA, conversation.id, conversation.channel);
     const request = await waitFor(
-      () => fake.chats().slice(before).find((chat) => (chat.body as { format?: unknown }).format === undefined),
+      () =>
+        fake
+          .chats()
+          .slice(before)
+          .find((chat) => (chat.body as { format?: unknown }).format === undefined),
       "the answer's request at the model",
     );
     await waitFor(() => request.tokensSent >= 5 || undefined, "a few tokens");
@@ -266,7 +301,12 @@ describe("places per person", () => {
     const conversations = await Promise.all(
       [1, 2, 3, 4].map(() => onA.api.tutor.start.mutate({ level: "A2" }).then((started) => started.conversation)),
     );
-    const [c1, c2, c3, c4] = conversations as [(typeof conversations)[0], (typeof conversations)[0], (typeof conversations)[0], (typeof conversations)[0]];
+    const [c1, c2, c3, c4] = conversations as [
+      (typeof conversations)[0],
+      (typeof conversations)[0],
+      (typeof conversations)[0],
+      (typeof conversations)[0],
+    ];
     // Two run, on either instance: the limit is the person's, across the cluster.
     const first = await onA.api.tutor.send.mutate({ conversationId: c1.id, text: "Eins" });
     const second = await onB.api.tutor.send.mutate({ conversationId: c2.id, text: "Zwei" });
@@ -285,7 +325,9 @@ describe("places per person", () => {
     const { rows } = await sql.query("select 1 from messages where conversation_id = $1", [c4.id]);
     expect(rows).toHaveLength(0);
     // Sending again where an answer is under way is a conflict, not a second answer.
-    expect((await refusal(onA.api.tutor.send.mutate({ conversationId: c1.id, text: "Noch eins" }))).code).toBe("CONFLICT");
+    expect((await refusal(onA.api.tutor.send.mutate({ conversationId: c1.id, text: "Noch eins" }))).code).toBe(
+      "CONFLICT",
+    );
 
     await onA.api.tutor.stop.mutate({ conversationId: c1.id });
     await watch3.recorder.until(
@@ -349,7 +391,9 @@ describe("bad providers and bad input", () => {
   it("an over-long message is refused with a sentence and writes nothing", async () => {
     const onA = await client(a, anna);
     const { conversation } = await onA.api.tutor.start.mutate({ level: "A2" });
-    const refused = await refusal(onA.api.tutor.send.mutate({ conversationId: conversation.id, text: "a".repeat(301) }));
+    const refused = await refusal(
+      onA.api.tutor.send.mutate({ conversationId: conversation.id, text: "a".repeat(301) }),
+    );
     expect(refused.code).toBe("BAD_REQUEST");
     expect(refused.message).toMatch(/at most 300 characters/);
     const { rows } = await sql.query("select 1 from messages where conversation_id = $1", [conversation.id]);

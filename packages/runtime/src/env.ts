@@ -134,7 +134,10 @@ export const envSchema = z.object({
   METRICS_TOKEN: optionalString.pipe(z.string().min(32, "METRICS_TOKEN must be at least 32 characters").optional()),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   // The tutor's model provider (docs/tutor.md); unset ones take @plauder/tutor's defaults.
-  /** `auto` (default): Ollama at OLLAMA_URL when it answers, else the embedded engine with TUTOR_MODEL_FILE. */
+  /**
+   * `auto` (default): Ollama at OLLAMA_URL when it answers, else the embedded engine (installed) with
+   * TUTOR_MODEL_FILE, else with its default model, downloaded into DATA_DIR/models on first use.
+   */
   TUTOR_PROVIDER: optionalString.pipe(z.enum(["auto", "ollama", "openai", "embedded"]).optional()),
   /** Ollama's address; default http://127.0.0.1:11434. */
   OLLAMA_URL: optionalString.pipe(z.url().optional()),
@@ -147,6 +150,14 @@ export const envSchema = z.object({
   OPENAI_MODEL: optionalString,
   /** A .gguf model file for the embedded engine (installed with `npm run tutor:install-engine`). */
   TUTOR_MODEL_FILE: optionalString,
+  /**
+   * Where the embedded engine downloads its model from when TUTOR_MODEL_FILE is unset: an http(s) URL
+   * or hf:<user>/<repo>/<file>.gguf; it lands in DATA_DIR/models/<file name>. Default Qwen2.5 1.5B
+   * Instruct (Q4_K_M) from Hugging Face.
+   */
+  TUTOR_MODEL_URL: optionalString.pipe(
+    z.url({ protocol: /^(https?|hf)$/, error: "must be an http(s) URL or hf:<user>/<repo>/<file>.gguf" }).optional(),
+  ),
   /** CPU threads for the embedded engine; default the engine's choice. Fewer can be faster on a busy machine. */
   TUTOR_ENGINE_THREADS: optionalPositiveInt,
   /** The embedded engine's context window in tokens; default 4096. */

@@ -2,10 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import {
   type ChatProvider,
+  correctionRequest,
+  correctionSchema,
   createEmbeddedProvider,
   engineInstallCommand,
   isEngineInstalled,
   ModelNotFoundError,
+  ModelOutputError,
+  modelCorrectionSchema,
+  parseCorrection,
 } from "../src";
 import { testModelFile } from "../src/testing";
 import { collect } from "./helpers";
@@ -39,8 +44,9 @@ if (missing !== undefined) {
 
     beforeAll(async () => {
       const started = performance.now();
-      // One thread: on a busy machine the engine's threads spin waiting for each other.
-      provider = await createEmbeddedProvider({ modelFile: file, contextSize: 512, threads: 1, gpu: false });
+      // One thread: on a busy machine the engine's threads spin waiting for each other. 2048 tokens
+      // of context: the correction request with its worked examples is about 900.
+      provider = await createEmbeddedProvider({ modelFile: file, contextSize: 2048, threads: 1, gpu: false });
       const loadMs = performance.now() - started;
       const [model] = await provider.listModels();
       name = model?.name ?? "";
@@ -149,6 +155,50 @@ if (missing !== undefined) {
       expect(result.deltas.length).toBeGreaterThan(1);
       const parsed = feedback.safeParse(JSON.parse(result.deltas.join("")));
       expect(parsed.success).toBe(true);
+    }, 60_000);
+
+    it("runs the correction request through the grammar: a complete answer is a correction, a cut one a ModelOutputError", async () => {
+      const text = "Ich habe gestern ins Kino gegangen.";
+      const { messages, format } = correctionRequest(text, "A2");
+      const maxTokens = 400;
+      const started = performance.now();
+      const result = await collect(
+        provider.chat({ model: name, messages, format, options: { maxTokens, temperature: 0 }, signal: signal() }),
+      );
+      expect(result.error).toBeUndefined();
+      const raw = result.deltas.join("");
+      const complete = (result.done?.completionTokens ?? maxTokens) < maxTokens;
+      console.info(
+        `[tutor] engine answered the correction request (${result.done?.promptTokens} prompt tokens) with ${result.done?.completionTokens} tokens in ${Math.round(performance.now() - started)} ms, ${complete ? "complete" : "cut at the limit"}`,
+      );
+      let parsed: ReturnType<typeof parseCorrection> | undefined;
+      let failure: unknown;
+      try {
+        parsed = parseCorrection(text, raw, "A2");
+      } catch (error) {
+        failure = error;
+      }
+      if (complete) {
+        // The grammar lets through only JSON of the schema's structure (fields, types, enums); it
+        // does not hold strings to maxLength, which zod then checks. What it says is not looked at.
+        const structure = modelCorrectionSchema.extend({
+          corrected: z.string(),
+          edits: z.array(
+            modelCorrectionSchema.shape.edits.element.extend({
+              original: z.string(),
+              suggestion: z.string(),
+              explanation: z.string(),
+            }),
+          ),
+        });
+        expect(structure.safeParse(JSON.parse(raw)).success).toBe(true);
+      }
+      if (parsed) {
+        expect(correctionSchema.safeParse(parsed).success).toBe(true);
+        for (const edit of parsed.edits) expect(text.slice(edit.start, edit.end)).toBe(edit.original);
+      } else {
+        expect(failure).toBeInstanceOf(ModelOutputError);
+      }
     }, 60_000);
 
     it("refuses a model it does not have (ModelNotFoundError)", async () => {

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   createEmbeddedProvider,
@@ -11,6 +14,8 @@ import { closedPortUrl, startFakeOllama } from "../src/testing";
 
 /** An engine import that fails the way a missing package does. */
 const missingEngine = () => import(/* @vite-ignore */ "@plauder/no-such-engine" as string);
+/** An engine that counts as installed (nothing here gets as far as loading a model with it). */
+const presentEngine = async () => ({ getLlama: async () => ({}), LlamaChat: class {} });
 
 describe("choosing the tutor's provider", () => {
   it("without the engine installed, the embedded provider names the one command that installs it", async () => {
@@ -44,7 +49,27 @@ describe("choosing the tutor's provider", () => {
     expect(error.attempts.map((attempt) => attempt.kind)).toEqual(["ollama", "embedded"]);
     expect(error.message).toContain(`is not answering at ${url} (connection refused)`);
     expect(error.message).toContain(engineInstallCommand);
+    expect(error.message).toContain("downloads its default model (Qwen2.5 1.5B Instruct");
     expect(error.message).toContain("TUTOR_MODEL_FILE");
+  });
+
+  it("auto with Ollama down and the engine installed reports a default model that cannot be fetched", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "plauder-select-"));
+    try {
+      const modelUrl = `${await closedPortUrl()}/models/tiny.gguf`;
+      const attempt = selectProvider(
+        { OLLAMA_URL: await closedPortUrl(), DATA_DIR: dataDir, TUTOR_MODEL_URL: modelUrl },
+        { importEngine: presentEngine },
+      );
+      const error = (await attempt.catch((caught: unknown) => caught)) as NoProviderError;
+      expect(error).toBeInstanceOf(NoProviderError);
+      expect(error.attempts[1]).toEqual({
+        kind: "embedded",
+        reason: `Could not download the tutor's model from ${modelUrl}: connection refused. Check the network connection, or set TUTOR_MODEL_FILE to a .gguf file you already have.`,
+      });
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it("auto with Ollama down tries the embedded engine with TUTOR_MODEL_FILE and reports why it could not", async () => {
@@ -60,7 +85,10 @@ describe("choosing the tutor's provider", () => {
 
   it("a named provider needs its settings", async () => {
     await expect(selectProvider({ TUTOR_PROVIDER: "openai" })).rejects.toThrow(/OPENAI_BASE_URL and OPENAI_MODEL/);
-    await expect(selectProvider({ TUTOR_PROVIDER: "embedded" })).rejects.toThrow(/TUTOR_MODEL_FILE/);
+    // Without TUTOR_MODEL_FILE the engine takes its default model, but it has to be installed.
+    const embedded = selectProvider({ TUTOR_PROVIDER: "embedded" }, { importEngine: missingEngine });
+    await expect(embedded).rejects.toBeInstanceOf(ProviderUnavailableError);
+    await expect(embedded).rejects.toThrow(`Install it with: ${engineInstallCommand}`);
     const openai = await selectProvider({
       TUTOR_PROVIDER: "openai",
       OPENAI_BASE_URL: "http://127.0.0.1:1/v1",

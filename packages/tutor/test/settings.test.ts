@@ -1,6 +1,6 @@
 import { parseEnv } from "@plauder/runtime";
 import { describe, expect, it } from "vitest";
-import { selectProvider } from "../src";
+import { defaultModelLocation, selectProvider } from "../src";
 import { startFakeOllama } from "../src/testing";
 
 describe("the tutor's settings", () => {
@@ -14,6 +14,22 @@ describe("the tutor's settings", () => {
   it("are checked at start: a bad value names its setting", () => {
     expect(() => parseEnv({ TUTOR_PROVIDER: "gpt", TUTOR_STALL_TIMEOUT_MS: "-5", OLLAMA_URL: "nowhere" })).toThrow(
       /TUTOR_PROVIDER[\s\S]*OLLAMA_URL[\s\S]*TUTOR_STALL_TIMEOUT_MS/,
+    );
+  });
+
+  it("name where the embedded engine's model comes from: an http(s) URL or hf:<user>/<repo>/<file>.gguf", () => {
+    const hf = "hf:Qwen/Qwen2.5-1.5B-Instruct-GGUF/qwen2.5-1.5b-instruct-q4_k_m.gguf";
+    expect(parseEnv({ TUTOR_MODEL_URL: hf }).TUTOR_MODEL_URL).toBe(hf);
+    expect(parseEnv({ TUTOR_MODEL_URL: "https://example.org/m.gguf" }).TUTOR_MODEL_URL).toBe(
+      "https://example.org/m.gguf",
+    );
+    expect(parseEnv({ TUTOR_MODEL_URL: "" }).TUTOR_MODEL_URL).toBeUndefined();
+    expect(() => parseEnv({ TUTOR_MODEL_URL: "ftp://example.org/m.gguf" })).toThrow(
+      /TUTOR_MODEL_URL: must be an http\(s\) URL or hf:/,
+    );
+    // Where it lands: DATA_DIR/models, from the same parsed settings.
+    expect(defaultModelLocation(parseEnv({ DATA_DIR: "/srv/plauder" })).file).toBe(
+      "/srv/plauder/models/qwen2.5-1.5b-instruct-q4_k_m.gguf",
     );
   });
 

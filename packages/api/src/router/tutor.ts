@@ -14,14 +14,7 @@ import { publishLimiter } from "../broadcasts/service";
 import { tooManyRequests } from "../errors";
 import { protectedProcedure } from "../trpc";
 import { getOutputCache } from "../tutor/cache";
-import {
-  conversationSnapshot,
-  editAndResend,
-  regenerate,
-  send,
-  startConversation,
-  stop,
-} from "../tutor/conversations";
+import { conversationSnapshot, editAndResend, regenerate, send, startConversation, stop } from "../tutor/conversations";
 import { getTutorProvider, requireProvider } from "../tutor/provider";
 import { conversationView, listConversations } from "../tutor/store";
 
@@ -35,7 +28,10 @@ const messageText = z
   .superRefine((text, context) => {
     const max = getEnv().TUTOR_MAX_MESSAGE_LENGTH;
     if (text.length > max) {
-      context.addIssue({ code: "custom", message: `A message has at most ${max} characters (this one has ${text.length})` });
+      context.addIssue({
+        code: "custom",
+        message: `A message has at most ${max} characters (this one has ${text.length})`,
+      });
     }
   });
 
@@ -59,7 +55,11 @@ export const tutorRouter = {
   generateScenario: protectedProcedure
     .input(
       z.object({
-        topic: z.string().trim().min(3, "Describe the situation in a few words").max(200, "A topic has at most 200 characters"),
+        topic: z
+          .string()
+          .trim()
+          .min(3, "Describe the situation in a few words")
+          .max(200, "A topic has at most 200 characters"),
         level: cefrLevelSchema,
       }),
     )
@@ -87,9 +87,13 @@ export const tutorRouter = {
         return scenario;
       } catch (error) {
         if (error instanceof ModelOutputError) {
-          throw new TRPCError({ code: "BAD_GATEWAY", message: "The model's scenario was malformed; try again or pick one from the list" });
+          throw new TRPCError({
+            code: "BAD_GATEWAY",
+            message: "The model's scenario was malformed; try again or pick one from the list",
+          });
         }
-        if (error instanceof ProviderError) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: error.message });
+        if (error instanceof ProviderError)
+          throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: error.message });
         if (error instanceof DOMException && error.name === "TimeoutError") {
           throw new TRPCError({ code: "TIMEOUT", message: "The model took too long to write a scenario; try again" });
         }
@@ -130,12 +134,10 @@ export const tutorRouter = {
    * Sends a learner message. The answer streams on the conversation's channel; the reply says
    * which message will carry it and its place in line (0: answering now).
    */
-  send: protectedProcedure
-    .input(z.object({ conversationId, text: messageText }))
-    .mutation(async ({ input, ctx }) => {
-      await spendBudget(ctx.user.id);
-      return send(ctx.user, input.conversationId, input.text);
-    }),
+  send: protectedProcedure.input(z.object({ conversationId, text: messageText })).mutation(async ({ input, ctx }) => {
+    await spendBudget(ctx.user.id);
+    return send(ctx.user, input.conversationId, input.text);
+  }),
 
   /** Stops the answer under way, from any tab and any instance; what had arrived is saved as `stopped`. */
   stop: protectedProcedure
@@ -143,12 +145,10 @@ export const tutorRouter = {
     .mutation(({ input, ctx }) => stop(ctx.user.id, input.conversationId)),
 
   /** Answers the last learner message again. */
-  regenerate: protectedProcedure
-    .input(z.object({ conversationId }))
-    .mutation(async ({ input, ctx }) => {
-      await spendBudget(ctx.user.id);
-      return regenerate(ctx.user, input.conversationId);
-    }),
+  regenerate: protectedProcedure.input(z.object({ conversationId })).mutation(async ({ input, ctx }) => {
+    await spendBudget(ctx.user.id);
+    return regenerate(ctx.user, input.conversationId);
+  }),
 
   /** Changes a learner message and answers it again; what followed it is removed. */
   edit: protectedProcedure

@@ -5,8 +5,8 @@ import type { CefrLevel, Scenario } from "@plauder/tutor/schemas";
 import { TRPCError } from "@trpc/server";
 import { tooManyRequests } from "../errors";
 import { correctMessage } from "./corrections";
-import type { ActiveGeneration } from "./generation-state";
 import type { ConversationView, MessageView } from "./events";
+import type { ActiveGeneration } from "./generation-state";
 import { publishTutorEvent } from "./publish";
 import { generationLeaseMs, getGenerationRunner } from "./runner";
 import {
@@ -77,7 +77,10 @@ export async function conversationSnapshot(userId: string, conversationId: strin
 }
 
 /** Takes a place for a new answer and claims the conversation for it; nothing is written when refused. */
-async function reserve(user: { id: string }, conversation: TutorConversation): Promise<{ answerId: string; position: number }> {
+async function reserve(
+  user: { id: string },
+  conversation: TutorConversation,
+): Promise<{ answerId: string; position: number }> {
   const runner = getGenerationRunner();
   const answerId = randomUUID();
   const position = await runner.slots.acquire(user.id, answerId);
@@ -152,7 +155,10 @@ export async function stop(userId: string, conversationId: string): Promise<{ st
   const active = await runner.state.active(conversation.id);
   if (!active) return { stopped: false };
   await runner.stop(active.messageId).catch(() => {
-    throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "Stop could not reach the server answering; try again" });
+    throw new TRPCError({
+      code: "SERVICE_UNAVAILABLE",
+      message: "Stop could not reach the server answering; try again",
+    });
   });
   return { stopped: true };
 }
@@ -179,7 +185,8 @@ export async function editAndResend(
   const conversation = await ownedConversation(conversationId, user.id);
   const rows = await listMessages(conversation.id);
   const target = rows.find((row) => row.id === messageId && row.role === "user");
-  if (!target) throw new TRPCError({ code: "NOT_FOUND", message: "No message of yours with this id in this conversation" });
+  if (!target)
+    throw new TRPCError({ code: "NOT_FOUND", message: "No message of yours with this id in this conversation" });
   const message = messageView({ ...target, content: text, correction: null });
   const result = await replaceAfter(user, conversation, target, async () => {
     await replaceUserText(target.id, text);

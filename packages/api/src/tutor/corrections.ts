@@ -1,5 +1,12 @@
 import { describeError, getLogger } from "@plauder/runtime";
-import { type CefrLevel, correctionPromptVersion, correctionSchema, correctText, ModelOutputError, ProviderError } from "@plauder/tutor";
+import {
+  type CefrLevel,
+  correctionPromptVersion,
+  correctionSchema,
+  correctText,
+  ModelOutputError,
+  ProviderError,
+} from "@plauder/tutor";
 import { getOutputCache } from "./cache";
 import { getTutorProvider } from "./provider";
 import { publishTutorEvent } from "./publish";
@@ -14,7 +21,12 @@ const correctionTimeoutMs = 60_000;
  * model at temperature 0. The result is saved on the message and sent on the channel; a failure
  * sends one sentence instead, and the conversation goes on.
  */
-export async function correctMessage(conversationId: string, messageId: string, text: string, level: CefrLevel): Promise<void> {
+export async function correctMessage(
+  conversationId: string,
+  messageId: string,
+  text: string,
+  level: CefrLevel,
+): Promise<void> {
   try {
     const { provider, model } = await getTutorProvider().get();
     const cache = getOutputCache();

@@ -3,9 +3,7 @@ import { NoProviderError, ProviderError, type SelectedProvider, selectProvider }
 import { TRPCError } from "@trpc/server";
 
 /** Whether the tutor can answer, for the chat page and the CLI. */
-export type TutorStatus =
-  | { ready: true; kind: string; model: string }
-  | { ready: false; problem: string; fix: string };
+export type TutorStatus = { ready: true; kind: string; model: string } | { ready: false; problem: string; fix: string };
 
 // After a failed selection, the next request tries again only after this long: a page that polls
 // the status must not make every instance probe Ollama on every request.
@@ -27,7 +25,8 @@ class TutorProvider {
     const selection: Selection = { at: 0, result };
     this.selection = selection;
     result.then(
-      (selected) => getLogger().info({ kind: selected.provider.kind, model: selected.model }, `tutor: ${selected.reason}`),
+      (selected) =>
+        getLogger().info({ kind: selected.provider.kind, model: selected.model }, `tutor: ${selected.reason}`),
       (error: unknown) => {
         // Remember the failure for a while, then select again.
         selection.at = Date.now();
@@ -63,7 +62,8 @@ export function getTutorProvider(): TutorProvider {
 export function explainMissing(error: unknown): { problem: string; fix: string } {
   if (error instanceof NoProviderError) {
     return {
-      problem: "The tutor has no language model to talk to: Ollama is not running and the embedded engine is not set up.",
+      problem:
+        "The tutor has no language model to talk to: Ollama is not running and the embedded engine is not set up.",
       fix: "ollama serve & ollama pull qwen2.5:3b",
     };
   }

@@ -1,10 +1,16 @@
 import { describeError, getEnv, getInstanceId, getLogger, getSharedRedis, processSingleton } from "@plauder/runtime";
-import { ProviderError, ProviderStreamError, ProviderTimeoutError, type SelectedProvider, tutorSystemPrompt } from "@plauder/tutor";
+import {
+  ProviderError,
+  ProviderStreamError,
+  ProviderTimeoutError,
+  type SelectedProvider,
+  tutorSystemPrompt,
+} from "@plauder/tutor";
 import { z } from "zod";
 import { getBus } from "../bus/index";
 import { parseBusMessage } from "../bus/messages";
 import { metrics } from "../metrics";
-import { encodeTutorEvent, type FinalStatus, type TutorEvent } from "./events";
+import type { FinalStatus, TutorEvent } from "./events";
 import {
   type ActiveGeneration,
   createMemoryGenerationState,
@@ -86,7 +92,12 @@ export class GenerationRunner {
    */
   start(job: GenerationJob, position: number): void {
     const controller = new AbortController();
-    const record: ActiveGeneration = { messageId: job.answerId, instanceId: getInstanceId(), state: "queued", position };
+    const record: ActiveGeneration = {
+      messageId: job.answerId,
+      instanceId: getInstanceId(),
+      state: "queued",
+      position,
+    };
     const running: Running = { job, controller, wake: noop, record };
     this.jobs.set(job.answerId, running);
     this.countStreams();
@@ -125,7 +136,14 @@ export class GenerationRunner {
       void this.slots.acquire(user.id, answerId).catch(() => undefined);
       void this.state.renew(conversation.id, running.record, leaseMs).catch(() => undefined);
     }, renewEveryMs);
-    let outcome: { status: FinalStatus; content: string; error?: string; model?: string; promptTokens?: number; completionTokens?: number } = {
+    let outcome: {
+      status: FinalStatus;
+      content: string;
+      error?: string;
+      model?: string;
+      promptTokens?: number;
+      completionTokens?: number;
+    } = {
       status: "failed",
       content: "",
     };
@@ -140,7 +158,11 @@ export class GenerationRunner {
       await markStreaming(answerId, model);
       await publish({ type: "start", messageId: answerId, model });
       const contexts = getWorkingContexts();
-      const system = tutorSystemPrompt({ level: conversation.level, ...(conversation.scenario ? { scenario: conversation.scenario } : {}), learnerName: user.name });
+      const system = tutorSystemPrompt({
+        level: conversation.level,
+        ...(conversation.scenario ? { scenario: conversation.scenario } : {}),
+        learnerName: user.name,
+      });
       const { messages, overflow } = await contexts.prompt(conversation.id, system);
       const env = getEnv();
       let first = true;
@@ -166,15 +188,22 @@ export class GenerationRunner {
           };
         }
       }
-      if (outcome.status !== "complete") outcome = { status: "failed", content: pieces.text(), error: "The answer ended without its last piece." };
+      if (outcome.status !== "complete")
+        outcome = { status: "failed", content: pieces.text(), error: "The answer ended without its last piece." };
       else void this.afterAnswer(conversation.id, outcome.content, overflow, selected);
     } catch (error) {
       const reason = controller.signal.aborted ? controller.signal.reason : error;
       if (reason instanceof Stopped) {
-        outcome = reason.why === "stop"
-          ? { status: "stopped", content: pieces.text() }
-          : { status: "failed", content: pieces.text(), error: "The server restarted while answering; regenerate the answer." };
-        if (reason.why === "stop" && outcome.content) void this.afterAnswer(conversation.id, outcome.content, [], selected);
+        outcome =
+          reason.why === "stop"
+            ? { status: "stopped", content: pieces.text() }
+            : {
+                status: "failed",
+                content: pieces.text(),
+                error: "The server restarted while answering; regenerate the answer.",
+              };
+        if (reason.why === "stop" && outcome.content)
+          void this.afterAnswer(conversation.id, outcome.content, [], selected);
       } else {
         outcome = { status: "failed", content: pieces.text(), error: sentenceFor(error) };
         this.log.warn({ conversation: conversation.id, err: describeError(error) }, "tutor answer failed");
@@ -200,7 +229,9 @@ export class GenerationRunner {
     await Promise.allSettled([
       this.state.clear(conversation.id, answerId),
       this.state.dropText(answerId),
-      this.slots.release(user.id, answerId).then(() => getBus().publish(this.topics.freed, JSON.stringify({ userId: user.id }))),
+      this.slots
+        .release(user.id, answerId)
+        .then(() => getBus().publish(this.topics.freed, JSON.stringify({ userId: user.id }))),
     ]);
   }
 
@@ -214,7 +245,9 @@ export class GenerationRunner {
         told = position;
         running.record = { ...running.record, state: "queued", position };
         await this.state.renew(job.conversation.id, running.record, leaseMs);
-        await publishTutorEvent(job.conversation.id, { type: "queued", messageId: job.answerId, position }).catch(() => undefined);
+        await publishTutorEvent(job.conversation.id, { type: "queued", messageId: job.answerId, position }).catch(
+          () => undefined,
+        );
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, retryWaitingMs);
@@ -234,11 +267,17 @@ export class GenerationRunner {
   }
 
   /** Keeps the working context: the answer joins it, and turns that no longer fit are summarised. */
-  private async afterAnswer(conversationId: string, content: string, overflow: Parameters<ReturnType<typeof getWorkingContexts>["compact"]>[1], selected: SelectedProvider | null): Promise<void> {
+  private async afterAnswer(
+    conversationId: string,
+    content: string,
+    overflow: Parameters<ReturnType<typeof getWorkingContexts>["compact"]>[1],
+    selected: SelectedProvider | null,
+  ): Promise<void> {
     const contexts = getWorkingContexts();
     try {
       await contexts.append(conversationId, [{ role: "assistant", content }]);
-      if (selected && overflow.length > 0) await contexts.compact(conversationId, overflow, selected.provider, selected.model);
+      if (selected && overflow.length > 0)
+        await contexts.compact(conversationId, overflow, selected.provider, selected.model);
     } catch (error) {
       this.log.warn({ err: describeError(error) }, "could not update the working context");
     }
@@ -274,7 +313,8 @@ function sentenceFor(error: unknown): string {
       ? "The model did not start answering in time; it may still be loading. Try again in a moment."
       : "The model stopped sending in the middle of the answer. Try again.";
   }
-  if (error instanceof ProviderStreamError) return `The answer broke off midway: ${error.message}. Regenerate it to try again.`;
+  if (error instanceof ProviderStreamError)
+    return `The answer broke off midway: ${error.message}. Regenerate it to try again.`;
   if (error instanceof ProviderError) return error.message;
   const { problem, fix } = explainMissing(error);
   return `${problem} Fix: ${fix}`;
@@ -342,7 +382,9 @@ export function getGenerationRunner(): GenerationRunner {
     const redis = getSharedRedis();
     const limits = { limit: env.TUTOR_MAX_CONCURRENT, maxQueued: env.TUTOR_MAX_QUEUED, leaseMs };
     const state = redis ? createRedisGenerationState(redis, env.REDIS_KEY_PREFIX) : createMemoryGenerationState();
-    const slots = redis ? createRedisGenerationSlots(redis, env.REDIS_KEY_PREFIX, limits) : createMemoryGenerationSlots(limits);
+    const slots = redis
+      ? createRedisGenerationSlots(redis, env.REDIS_KEY_PREFIX, limits)
+      : createMemoryGenerationSlots(limits);
     return new GenerationRunner(state, slots, {
       stop: `${env.REDIS_KEY_PREFIX}tutor-stop`,
       freed: `${env.REDIS_KEY_PREFIX}tutor-freed`,

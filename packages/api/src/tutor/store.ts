@@ -1,5 +1,12 @@
 import { conversations, getDatabase, messages, type StoredMessage } from "@plauder/db";
-import { type CefrLevel, cefrLevelSchema, type Correction, correctionSchema, type Scenario, scenarioSchema } from "@plauder/tutor/schemas";
+import {
+  type CefrLevel,
+  type Correction,
+  cefrLevelSchema,
+  correctionSchema,
+  type Scenario,
+  scenarioSchema,
+} from "@plauder/tutor/schemas";
 import { TRPCError } from "@trpc/server";
 import { and, asc, desc, eq, gt, inArray } from "drizzle-orm";
 import { conversationChannel } from "../channels/names";
@@ -7,7 +14,14 @@ import type { ConversationView, FinalStatus, MessageView } from "./events";
 
 /** The tutor's record in Postgres: conversations and what was said in them. */
 
-export type TutorConversation = { id: string; ownerId: string; title: string; level: CefrLevel; scenario: Scenario | null; createdAt: Date };
+export type TutorConversation = {
+  id: string;
+  ownerId: string;
+  title: string;
+  level: CefrLevel;
+  scenario: Scenario | null;
+  createdAt: Date;
+};
 
 function toConversation(row: typeof conversations.$inferSelect): TutorConversation {
   const scenario = row.scenario === null ? null : scenarioSchema.safeParse(row.scenario);

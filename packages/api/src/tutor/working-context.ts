@@ -122,7 +122,12 @@ export class WorkingContexts {
       const request = summaryRequest(summary, overflow);
       let text = "";
       const signal = AbortSignal.timeout(60_000);
-      for await (const chunk of provider.chat({ model, messages: request.messages, options: { temperature: 0.2, maxTokens: 300 }, signal })) {
+      for await (const chunk of provider.chat({
+        model,
+        messages: request.messages,
+        options: { temperature: 0.2, maxTokens: 300 },
+        signal,
+      })) {
         if (chunk.type === "delta") text += chunk.text;
       }
       summary = text.trim().slice(0, 2_000) || summary;

@@ -25,7 +25,9 @@ export type FakeBehaviour =
   /** `afterTokens` tokens, then silence with the connection open. */
   | { kind: "stall"; afterTokens: number }
   /** Accepts the request and never answers: not even headers. */
-  | { kind: "hang" };
+  | { kind: "hang" }
+  /** `text` as the reply (cut into word-sized tokens), then the final line / `[DONE]`: a model that says exactly this. */
+  | { kind: "fixed"; text: string };
 
 export type FakeBehaviourKind = FakeBehaviour["kind"];
 
@@ -34,10 +36,14 @@ const defaults = { slow: 50, endless: 20, reset: 2, malformed: 2, error: 2, stal
 /**
  * The behaviour a model name asks for: `"normal"`, `"slow"`, `"slow:20"` (ms per token),
  * `"endless:5"`, `"missing"`, `"reset:3"`, `"malformed:1"`, `"error:2"`, `"stall:2"` (after that
- * many tokens), `"hang"`. Any other name is a model the fake does not have (`missing`).
+ * many tokens), `"hang"`, `"fixed:<base64url>"` (replies with exactly that text, see
+ * {@link fixedReplyModel}). Any other name is a model the fake does not have (`missing`).
  */
 export function behaviourOf(model: string): FakeBehaviour {
   const [kind = "", parameter] = model.split(":");
+  if (kind === "fixed" && parameter !== undefined && /^[A-Za-z0-9_-]*={0,2}$/.test(parameter)) {
+    return { kind, text: Buffer.from(parameter, "base64url").toString("utf8") };
+  }
   const n = parameter !== undefined && /^\d+$/.test(parameter) ? Number(parameter) : undefined;
   switch (kind) {
     case "normal":
@@ -58,8 +64,18 @@ export function behaviourOf(model: string): FakeBehaviour {
 }
 
 /** A model name that asks a fake for `kind` (with its ms per token or token count). */
-export function fakeModel(kind: FakeBehaviourKind, parameter?: number): string {
+export function fakeModel(kind: Exclude<FakeBehaviourKind, "fixed">, parameter?: number): string {
   return parameter === undefined ? kind : `${kind}:${parameter}`;
+}
+
+/** A model name that makes a fake reply with exactly `text` (`fixed:<base64url>`), e.g. a given JSON answer. */
+export function fixedReplyModel(text: string): string {
+  return `fixed:${Buffer.from(text, "utf8").toString("base64url")}`;
+}
+
+/** `text` cut into tokens the way a model streams them: each piece is a word with the spaces before it, or a run of other characters. */
+export function splitIntoTokens(text: string): string[] {
+  return text.match(/\s*[\p{L}\p{N}]+|\s*[^\s\p{L}\p{N}]+|\s+$/gu) ?? [];
 }
 
 /** One request a fake received, as it happened. */
@@ -229,9 +245,11 @@ export async function startFake(routes: Routes, options: FakeOptions = {}): Prom
     if (behaviour.kind === "hang") return holdOpen();
 
     const reply =
-      typeof options.reply === "function"
-        ? options.reply(request)
-        : (options.reply ?? (routes.wantsStructured(request.body) ? defaultJsonReply : defaultReply));
+      behaviour.kind === "fixed"
+        ? splitIntoTokens(behaviour.text)
+        : typeof options.reply === "function"
+          ? options.reply(request)
+          : (options.reply ?? (routes.wantsStructured(request.body) ? defaultJsonReply : defaultReply));
     const { wire } = routes;
     response.writeHead(200, { "content-type": wire.contentType, "cache-control": "no-cache" });
     response.write(wire.start(model));

@@ -15,6 +15,8 @@ export {
   type FakeProvider,
   type FakeRequest,
   fakeModel,
+  fixedReplyModel,
+  splitIntoTokens,
 } from "./fake-server";
 
 /** A URL on 127.0.0.1 where nothing listens (a port the kernel just handed out and took back): a provider that is down. */
