@@ -20,7 +20,6 @@ const config: NextConfig = {
     "ioredis",
     "pino",
     "prom-client",
-    // The tutor's optional embedded engine: loaded at run time when installed, never bundled.
     "node-llama-cpp",
   ],
 };

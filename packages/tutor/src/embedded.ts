@@ -102,7 +102,8 @@ interface Engine {
 }
 
 // A variable specifier: the type checker and bundlers must not look for the optional package.
-const defaultImport = (): Promise<unknown> => import(/* @vite-ignore */ enginePackage as string);
+const defaultImport = (): Promise<unknown> =>
+  import(/* @vite-ignore */ /* webpackIgnore: true */ /* turbopackIgnore: true */ enginePackage as string);
 
 /** Whether the engine can be imported here (installed with {@link engineInstallCommand}). */
 export async function isEngineInstalled(importEngine: () => Promise<unknown> = defaultImport): Promise<boolean> {
