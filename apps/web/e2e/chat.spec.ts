@@ -17,7 +17,7 @@ test.describe.configure({ mode: "serial" });
 const tokens = (text: string) => text.match(/\s*[^\s]+/g) ?? [];
 
 const replies = {
-  dog: "**Schön!** Wie heißt dein Hund? Ist er noch jung, oder schon alt? Erzähl mir ein bisschen von ihm: Was macht ihr gern zusammen, und wohin geht ihr spazieren?",
+  dog: "**Schön!** Wie heißt dein Hund? Ist er noch jung, oder schon alt? Erzähl mir ein bisschen von ihm: Was macht ihr gern zusammen, und wohin geht ihr spazieren? Ich habe keinen Hund, aber meine Schwester hat eine Katze. Sie heißt Minka und schläft den ganzen Tag.",
   long: Array.from({ length: 30 }, (_, index) => `Satz ${index + 1}: Am Wochenende gehen wir gern in den Park.`).join(
     " ",
   ),
@@ -179,7 +179,13 @@ test("an answer streams in token by token, completes, and the message's correcti
   // Part of the answer shows while the rest is still being written.
   await expect(lastAnswer(page)).toHaveAttribute("data-status", "streaming");
   await expect(answerText(page)).toContainText("Schön");
-  const partial = ((await answerText(page).textContent()) ?? "").trim();
+  // Status and text read at one moment: still streaming, with part of the answer shown.
+  const seen = await lastAnswer(page).evaluate((element) => ({
+    status: element.getAttribute("data-status"),
+    text: element.querySelector("[data-testid=answer-text]")?.textContent ?? "",
+  }));
+  expect(seen.status).toBe("streaming");
+  const partial = seen.text.trim();
   expect(partial.length).toBeGreaterThan(0);
   expect(partial.length).toBeLessThan(shown(replies.dog).length);
   expect(shown(replies.dog).startsWith(partial.replace(/▍$/, "").trim())).toBe(true);
@@ -322,6 +328,7 @@ test("HTML in the model's markdown shows as text and never runs", async ({ brows
   await expect(answer).toContainText(`<img src="x" onerror="window.__chatPwned = 'img'">`);
   await expect(answer.locator("script, img, iframe")).toHaveCount(0);
   await expect(answer.locator("[onerror]")).toHaveCount(0);
+  await page.screenshot({ path: test.info().outputPath("chat-unsafe-markdown.png") });
   expect(await page.evaluate(() => (window as { __chatPwned?: string }).__chatPwned)).toBeUndefined();
   // Markdown still works, and links open apart from the page.
   await expect(answer.locator("strong")).toHaveText("fett");
@@ -388,6 +395,7 @@ test("a role-play of one's own: described, previewed, started with the tutor's o
   await expect(preview).toContainText(generatedScenario.titleEn);
   await expect(preview).toContainText(generatedScenario.opening);
   await expect(preview).toBeFocused();
+  await page.screenshot({ path: test.info().outputPath("chat-own-scenario.png") });
   await page.getByRole("button", { name: "Start conversation" }).click();
 
   await expect(page.getByRole("heading", { level: 1 })).toHaveText(generatedScenario.title);

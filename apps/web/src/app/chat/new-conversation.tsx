@@ -51,6 +51,7 @@ export function NewConversation({
   const start = api.tutor.start.useMutation();
   const heading = useRef<HTMLHeadingElement>(null);
   const preview = useRef<HTMLDivElement>(null);
+  const own = useRef<HTMLDivElement>(null);
   const name = useId();
 
   useEffect(() => {
@@ -59,6 +60,10 @@ export function NewConversation({
   useEffect(() => {
     if (generated) preview.current?.focus();
   }, [generated]);
+  // The topic field opens below the cards: bring it into view (focus stays on the choice).
+  useEffect(() => {
+    if (choice.kind === "own") own.current?.scrollIntoView({ block: "nearest" });
+  }, [choice.kind]);
 
   const suitable = (scenarios.data ?? []).filter((scenario) => scenario.levels.includes(level));
   const others = (scenarios.data ?? []).filter((scenario) => !scenario.levels.includes(level));
@@ -185,7 +190,7 @@ export function NewConversation({
         </fieldset>
 
         {choice.kind === "own" && (
-          <div className="own-scenario">
+          <div className="own-scenario" ref={own}>
             <form
               className="row"
               onSubmit={(event) => {
