@@ -230,6 +230,8 @@ test("an answer streams in token by token, completes, and the message's correcti
   await expect(lastAnswer(page)).toHaveAttribute("data-status", "complete", { timeout: 15_000 });
   await expect(page.getByTestId("correction")).toContainText("✓ Correct");
   await page.screenshot({ path: testInfo.outputPath("chat-desktop.png") });
+  const below = await page.evaluate(() => document.documentElement.scrollHeight - window.innerHeight);
+  expect(below, "the page fits the window; only the messages scroll").toBeLessThanOrEqual(0);
 
   expect(anna.errors).toEqual([]);
   await anna.context.close();
@@ -355,8 +357,12 @@ test("at 375 px the conversation list folds behind a button and the composer sta
   await expect(composer).toBeInViewport();
   await expect(page.getByRole("button", { name: "Send" })).toBeInViewport();
   await expect(page.getByTestId("conversation-list")).toBeHidden();
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  expect(overflow, "no sideways scrolling").toBeLessThanOrEqual(0);
+  const overflow = await page.evaluate(() => ({
+    sideways: document.documentElement.scrollWidth - window.innerWidth,
+    down: document.documentElement.scrollHeight - window.innerHeight,
+  }));
+  expect(overflow.sideways, "no sideways scrolling").toBeLessThanOrEqual(0);
+  expect(overflow.down, "the page fits the window; only the messages scroll").toBeLessThanOrEqual(0);
   await page.screenshot({ path: testInfo.outputPath("chat-phone.png") });
 
   const toggle = page.getByRole("button", { name: /Conversations/ });
