@@ -6,8 +6,10 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { decodeTutorEvent } from "@plauder/api/tutor-events";
 import type { PlauderClient } from "@plauder/client";
 import { freePort } from "@plauder/runtime/testing";
+import { defaultReply, type FakeProvider, startFakeOllama } from "@plauder/tutor/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { recordChannel } from "./support/channel-recorder";
 import { type Account, connect, newAccount, record, sleep } from "./support/clients";
@@ -18,15 +20,23 @@ let instance: Instance;
 let anna: Account;
 const clients: PlauderClient[] = [];
 
+let fake: FakeProvider;
+
 beforeAll(async () => {
-  // Nothing but a data directory: no DATABASE_URL, no REDIS_URL, no AUTH_SECRET.
-  instance = await startInstance({ id: "embedded", env: { DATA_DIR: dataDir } });
+  fake = await startFakeOllama({ models: { tutor: { kind: "slow", msPerToken: 10 } } });
+  // Nothing but a data directory: no DATABASE_URL, no REDIS_URL, no AUTH_SECRET. (And a model
+  // server for the tutor, which the embedded defaults do not include.)
+  instance = await startInstance({
+    id: "embedded",
+    env: { DATA_DIR: dataDir, TUTOR_PROVIDER: "ollama", OLLAMA_URL: fake.url, OLLAMA_MODEL: "tutor" },
+  });
   anna = await newAccount(instance.url, "Anna");
 });
 
 afterAll(async () => {
   await Promise.allSettled(clients.map((c) => c.close()));
   await instance?.stop();
+  await fake?.close();
 });
 
 async function client(): Promise<PlauderClient> {
@@ -97,6 +107,26 @@ describe("embedded defaults", () => {
     expect(listening.publications("ephemeral").map((p) => p.offset)).toEqual([1, 2, 3]);
     const history = await c.api.channels.history.query({ channel: room.channel });
     expect(history.publications.map((p) => p.text)).toEqual(["d1", "d2", "d3", "d4", "d5"]);
+    listening.stop();
+  });
+
+  it("serve the tutor from the in-process state: the answer streams in order and is saved", async () => {
+    const c = await connect(instance.url, await newAccount(instance.url, "Clara"));
+    clients.push(c);
+    const { conversation } = await c.api.tutor.start.mutate({ level: "A1" });
+    const listening = recordChannel(c, conversation.channel);
+    await listening.until((r) => r.syncs().length === 1, "the subscription");
+    const events = () => listening.publications().flatMap((p) => decodeTutorEvent(p) ?? []);
+    const sent = await c.api.tutor.send.mutate({ conversationId: conversation.id, text: "Hallo!" });
+    await listening.until(() => events().some((e) => e.type === "end" && e.messageId === sent.answerId), "the end");
+    const deltas = events().flatMap((e) => (e.type === "delta" && e.messageId === sent.answerId ? [e.text] : []));
+    expect(deltas.join("")).toBe(defaultReply.join(""));
+    const snapshot = await c.api.tutor.conversation.query({ conversationId: conversation.id });
+    expect(snapshot.messages.at(-1)).toMatchObject({
+      id: sent.answerId,
+      status: "complete",
+      content: defaultReply.join(""),
+    });
     listening.stop();
   });
 

@@ -7,10 +7,11 @@ import { applyDelta, decodeTutorEvent, type TutorEvent } from "@plauder/api/tuto
 import type { PlauderClient } from "@plauder/client";
 import { type FakeBehaviour, type FakeProvider, startFakeOllama } from "@plauder/tutor/testing";
 import pg from "pg";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type ChannelRecorder, recordChannel } from "./support/channel-recorder";
 import { type Account, connect, newAccount } from "./support/clients";
 import { startCluster, type TestCluster } from "./support/cluster";
+import { readMetrics } from "./support/metrics";
 import type { Instance } from "./support/processes";
 
 const model = "tutor-test";
@@ -52,10 +53,23 @@ let anna: Account;
 let sql: pg.Client;
 const clients: PlauderClient[] = [];
 
-async function client(instance: Instance, account: Account): Promise<PlauderClient> {
+/** A new connection of its own (closed after all tests). */
+async function freshClient(instance: Instance, account: Account): Promise<PlauderClient> {
   const c = await connect(instance.url, account);
   clients.push(c);
   return c;
+}
+
+const shared = new Map<string, Promise<PlauderClient>>();
+/** One connection per person and instance, shared by the tests: a person may hold only so many. */
+function client(instance: Instance, account: Account): Promise<PlauderClient> {
+  const key = `${instance.id}|${account.id}`;
+  let connection = shared.get(key);
+  if (!connection) {
+    connection = freshClient(instance, account);
+    shared.set(key, connection);
+  }
+  return connection;
 }
 
 async function refusal(promise: Promise<unknown>): Promise<{ code?: string; message: string }> {
@@ -163,6 +177,13 @@ afterAll(async () => {
 
 beforeEach(() => useBehaviour({ kind: "normal" }));
 
+// A test that fails midway must not leave answers holding the person's places for the next one.
+afterEach(async () => {
+  const onA = await client(a, anna);
+  const started = await onA.api.tutor.conversations.query();
+  await Promise.allSettled(started.map((c) => onA.api.tutor.stop.mutate({ conversationId: c.id })));
+});
+
 describe("an answer", () => {
   it("streams on the conversation's channel in order and is saved complete, with the learner's correction", async () => {
     const onA = await client(a, anna);
@@ -241,7 +262,7 @@ describe("an answer", () => {
   });
 
   it("goes on when its learner disconnects", async () => {
-    const onA = await client(a, anna);
+    const onA = await freshClient(a, anna);
     const { conversation } = await onA.api.tutor.start.mutate({ level: "A2" });
     useBehaviour({ kind: "slow", msPerToken: 20 });
     const sent = await onA.api.tutor.send.mutate({ conversationId: conversation.id, text: "Erzähl mir was." });
@@ -406,13 +427,42 @@ describe("bad providers and bad input", () => {
     const onBert = await client(b, bert);
     const { conversation } = await onA.api.tutor.start.mutate({ level: "A2" });
     for (const attempt of [
-      onBert.api.tutor.conversation.query({ conversationId: conversation.id }),
-      onBert.api.tutor.send.mutate({ conversationId: conversation.id, text: "Hallo" }),
-      onBert.api.tutor.stop.mutate({ conversationId: conversation.id }),
-      onBert.api.tutor.conversation.query({ conversationId: crypto.randomUUID() }),
+      () => onBert.api.tutor.conversation.query({ conversationId: conversation.id }),
+      () => onBert.api.tutor.send.mutate({ conversationId: conversation.id, text: "Hallo" }),
+      () => onBert.api.tutor.stop.mutate({ conversationId: conversation.id }),
+      () => onBert.api.tutor.conversation.query({ conversationId: crypto.randomUUID() }),
     ]) {
-      expect((await refusal(attempt)).code).toBe("FORBIDDEN");
+      expect((await refusal(attempt())).code).toBe("FORBIDDEN");
     }
+  });
+});
+
+describe("the cache", () => {
+  it("corrects the same sentence at the same level once, across instances, and counts the hit in /api/metrics", async () => {
+    const onA = await client(a, anna);
+    const onB = await client(b, anna);
+    const structured = () =>
+      fake.chats().filter((chat) => (chat.body as { format?: unknown }).format !== undefined).length;
+    const sentence = "Ich habe ein Hund";
+    const corrected = async (c: PlauderClient, messageId: string, conversationId: string) =>
+      waitFor(async () => {
+        const snapshot = await c.api.tutor.conversation.query({ conversationId });
+        return snapshot.messages.find((message) => message.id === messageId)?.correction ?? undefined;
+      }, "the correction");
+    const first = await onA.api.tutor.start.mutate({ level: "B2" });
+    const sent = await onA.api.tutor.send.mutate({ conversationId: first.conversation.id, text: sentence });
+    await corrected(onA, sent.message.id, first.conversation.id);
+    const asked = structured();
+    const second = await onB.api.tutor.start.mutate({ level: "B2" });
+    const again = await onB.api.tutor.send.mutate({ conversationId: second.conversation.id, text: sentence });
+    const fromCache = await corrected(onB, again.message.id, second.conversation.id);
+    expect(fromCache.corrected).toBe("Ich habe einen Hund");
+    expect(structured()).toBe(asked);
+    const metrics = await readMetrics(b.url);
+    expect(metrics).toMatch(/plauder_tutor_cache_lookups_total\{kind="correction",result="hit"\} [1-9]/);
+    expect(metrics).toMatch(
+      /plauder_tutor_cache_hit_ratio\{kind="correction"\} 0?\.\d+|plauder_tutor_cache_hit_ratio\{kind="correction"\} 1/,
+    );
   });
 });
 
@@ -435,4 +485,67 @@ describe("edit and resend", () => {
     ]);
     expect(await answerRow(first.answerId)).toBeUndefined();
   });
+});
+
+describe("an instance that goes away mid-answer", () => {
+  it("shutting down saves the answer as failed with what had arrived, and says so on the channel", async () => {
+    const onB = await client(b, anna);
+    const onA = await freshClient(a, anna);
+    const { conversation } = await onA.api.tutor.start.mutate({ level: "A2" });
+    useBehaviour({ kind: "endless", msPerToken: 20 });
+    const watch = await follow(onB, conversation.id, conversation.channel);
+    const sent = await onA.api.tutor.send.mutate({ conversationId: conversation.id, text: "Erzähl weiter." });
+    await watch.recorder.until(() => watch.text(sent.answerId).length > 10, "some of the answer on B");
+    expect(await a.stop("SIGTERM")).toBe(0);
+    await watch.recorder.until(
+      () => watch.ended(sent.answerId) !== undefined,
+      "the answer's end, said by A as it stopped",
+    );
+    const row = await answerRow(sent.answerId);
+    expect(row).toMatchObject({ status: "failed", error: expect.stringMatching(/restarted while answering/) });
+    expect(row?.content.length).toBeGreaterThan(10);
+    expect(watch.text(sent.answerId)).toBe(row?.content);
+    await a.start();
+    watch.recorder.stop();
+  });
+
+  it("a crash: once its lease runs out, the next reader sees the answer failed with its text so far, and the place is free", async () => {
+    const onB = await client(b, anna);
+    const onA = await freshClient(a, anna);
+    const conversations = await Promise.all([1, 2].map(() => onB.api.tutor.start.mutate({ level: "A2" })));
+    const [first, second] = conversations.map((started) => started.conversation) as [
+      (typeof conversations)[0]["conversation"],
+      (typeof conversations)[0]["conversation"],
+    ];
+    useBehaviour({ kind: "endless", msPerToken: 20 });
+    // Both of Anna's places held by answers running on A.
+    const sent = await onA.api.tutor.send.mutate({ conversationId: first.id, text: "Eins" });
+    await onA.api.tutor.send.mutate({ conversationId: second.id, text: "Zwei" });
+    await waitFor(
+      async () => ((await answerRow(sent.answerId))?.status === "streaming" ? true : undefined),
+      "streaming",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await a.stop("SIGKILL");
+    const third = await onB.api.tutor.start.mutate({ level: "A2" });
+    // The crashed instance's leases (15 s) still hold both places: the third answer waits in line.
+    useBehaviour({ kind: "normal" });
+    const waiting = await onB.api.tutor.send.mutate({ conversationId: third.conversation.id, text: "Drei" });
+    expect(waiting.position).toBe(1);
+    const snapshotWhileLeased = await onB.api.tutor.conversation.query({ conversationId: first.id });
+    expect(snapshotWhileLeased.active?.messageId).toBe(sent.answerId);
+    // Once the leases run out, B takes the place and answers; the crashed answer reads as failed.
+    await waitFor(
+      async () => (await answerRow(waiting.answerId))?.status === "complete" || undefined,
+      "the waiting answer",
+      25_000,
+    );
+    const snapshot = await onB.api.tutor.conversation.query({ conversationId: first.id });
+    const crashed = snapshot.messages.find((message) => message.id === sent.answerId);
+    expect(crashed?.status).toBe("failed");
+    expect(crashed?.error).toMatch(/interrupted/);
+    expect(crashed?.content.length).toBeGreaterThan(0);
+    expect(snapshot.active).toBeNull();
+    await a.start();
+  }, 40_000);
 });

@@ -4,7 +4,7 @@ import { and, asc, desc, eq } from "drizzle-orm";
 import { z } from "zod";
 import { publishLimiter } from "../broadcasts/service";
 import { conversationChannel, parseChannelName, roomChannel, userChannel } from "../channels/names";
-import { announceAccessChange, getChannelAccess, publishAs } from "../channels/service";
+import { announceAccessChange, publishAs } from "../channels/service";
 import { tooManyRequests } from "../errors";
 import { protectedProcedure } from "../trpc";
 
@@ -52,8 +52,8 @@ export const roomsRouter = {
       await tx.insert(roomMembers).values({ roomId: created.id, userId: ctx.user.id });
       return created;
     });
-    // Other instances learn of a new room when the owner first uses it there (a miss reloads).
-    getChannelAccess().forget(roomChannel(room.id), ctx.user.id);
+    // Every instance forgets the owner's grants: their other tabs may be connected elsewhere.
+    await announceAccessChange(roomChannel(room.id), ctx.user.id);
     return {
       id: room.id,
       name: room.name,
@@ -153,7 +153,7 @@ export const roomsRouter = {
   }),
 } satisfies TRPCRouterRecord;
 
-/** Conversations with the tutor: for now, owning one and its channel. */
+/** Bare conversations: a channel of one's own (the tutor's conversations start with `tutor.start`). */
 export const conversationsRouter = {
   create: protectedProcedure
     .input(z.object({ title: z.string().trim().min(1).max(120).default("Conversation") }).optional())
@@ -164,7 +164,7 @@ export const conversationsRouter = {
         .values({ ownerId: ctx.user.id, title: input?.title ?? "Conversation" })
         .returning();
       if (!row) throw new Error("insert returned no row");
-      getChannelAccess().forget(conversationChannel(row.id), ctx.user.id);
+      await announceAccessChange(conversationChannel(row.id), ctx.user.id);
       return { id: row.id, title: row.title, channel: conversationChannel(row.id) };
     }),
 

@@ -3,6 +3,8 @@ import type { StoredMessage } from "@plauder/db";
 import { describeError, getInstanceId, getLogger } from "@plauder/runtime";
 import type { CefrLevel, Scenario } from "@plauder/tutor/schemas";
 import { TRPCError } from "@trpc/server";
+import { conversationChannel } from "../channels/names";
+import { announceAccessChange } from "../channels/service";
 import { tooManyRequests } from "../errors";
 import { correctMessage } from "./corrections";
 import type { ConversationView, MessageView } from "./events";
@@ -37,6 +39,9 @@ export async function startConversation(
     level: input.level,
     scenario: input.scenario,
   });
+  // Every instance may hold the person's grants from before: the tab that follows the conversation
+  // may be connected to another one.
+  await announceAccessChange(conversationChannel(conversation.id), user.id);
   return { conversation: conversationView(conversation), messages: opening ? [opening] : [] };
 }
 
@@ -77,27 +82,28 @@ export async function conversationSnapshot(userId: string, conversationId: strin
 }
 
 /** Takes a place for a new answer and claims the conversation for it; nothing is written when refused. */
-async function reserve(
-  user: { id: string },
-  conversation: TutorConversation,
-): Promise<{ answerId: string; position: number }> {
+async function reserve(user: { id: string }, conversation: TutorConversation): Promise<{ answerId: string; position: number }> {
   const runner = getGenerationRunner();
   const answerId = randomUUID();
-  const position = await runner.slots.acquire(user.id, answerId);
+  // The conversation first: a second message while one is answered is a conflict, whatever the line.
+  const claimed = await runner.state.claim(
+    conversation.id,
+    { messageId: answerId, instanceId: getInstanceId(), state: "queued", position: 0 },
+    generationLeaseMs,
+  );
+  if (!claimed) {
+    throw new TRPCError({ code: "CONFLICT", message: "The tutor is still answering here; wait or press Stop first" });
+  }
+  const position = await runner.slots.acquire(user.id, answerId).catch(async (error: unknown) => {
+    await runner.state.clear(conversation.id, answerId);
+    throw error;
+  });
   if (position === "full") {
+    await runner.state.clear(conversation.id, answerId);
     throw tooManyRequests(
       5,
       "You have as many answers running and waiting as allowed; stop one or wait for one to finish",
     );
-  }
-  const claimed = await runner.state.claim(
-    conversation.id,
-    { messageId: answerId, instanceId: getInstanceId(), state: "queued", position },
-    generationLeaseMs,
-  );
-  if (!claimed) {
-    await runner.slots.release(user.id, answerId);
-    throw new TRPCError({ code: "CONFLICT", message: "The tutor is still answering here; wait or press Stop first" });
   }
   return { answerId, position };
 }

@@ -1,5 +1,12 @@
 import { describeError, getEnv, getLogger, processSingleton } from "@plauder/runtime";
-import { NoProviderError, ProviderError, type SelectedProvider, selectProvider } from "@plauder/tutor";
+import {
+  engineInstallCommand,
+  NoProviderError,
+  ProviderError,
+  type SelectedProvider,
+  selectProvider,
+  showDownloadProgress,
+} from "@plauder/tutor";
 import { TRPCError } from "@trpc/server";
 
 /** Whether the tutor can answer, for the chat page and the CLI. */
@@ -38,7 +45,13 @@ class TutorProvider {
 
   async status(): Promise<TutorStatus> {
     try {
-      const { provider, model } = await this.get();
+      const { provider, model, download } = await this.get();
+      if (download?.state.phase === "downloading") {
+        return { ready: false, problem: download.describe(), fix: "npm run tutor:fetch-model" };
+      }
+      if (download?.state.phase === "failed") {
+        return { ready: false, problem: download.state.error.message, fix: "npm run tutor:fetch-model" };
+      }
       return { ready: true, kind: provider.kind, model };
     } catch (error) {
       return { ready: false, ...explainMissing(error) };
