@@ -173,9 +173,12 @@ export function ConversationPane({
         </div>
       )}
       {state.error && !live.error && (
-        <p className="banner" role="alert">
-          Could not load the conversation: {state.error}
-        </p>
+        <div className="banner" role="alert">
+          Could not load the conversation: {state.error}{" "}
+          <button type="button" className="button button-quiet button-small" onClick={live.retry}>
+            Try again
+          </button>
+        </div>
       )}
 
       <div className="chat-messages" ref={list} onScroll={onScroll} data-testid="messages">
