@@ -102,6 +102,14 @@ export function getTutorProvider(): TutorProvider {
 /** What is missing and the one command that fixes it. */
 export function explainMissing(error: unknown): { problem: string; fix: string } {
   if (error instanceof NoProviderError) {
+    const engine = error.attempts.find((attempt) => attempt.kind === "embedded");
+    if (engine && !engine.reason.includes("not installed")) {
+      // The engine is there; its model is what is missing (the download failed, or no file was named).
+      return {
+        problem: `The tutor's embedded engine has no model: ${engine.reason}`,
+        fix: "npm run tutor:fetch-model",
+      };
+    }
     return {
       problem:
         "The tutor has no language model to talk to: Ollama is not answering and the embedded engine is not " +
