@@ -9,11 +9,14 @@ export default async function HomePage() {
         <p className="eyebrow">Deutsch lernen im Gespräch</p>
         <h1>Plauder</h1>
         <p className="lead">
-          Plauder is a German-learning app built around conversation. This is its real-time foundation: signed-in people
-          and typed clients share one live channel — ping, echo and broadcasts — across any number of server instances.
+          Plauder is a German-learning app built around conversation: talk with the tutor at your level, in a role-play
+          or freely, and see each of your messages corrected as you go.
         </p>
         <div className="actions">
-          <Link href="/test-websocket" className="button">
+          <Link href="/chat" className="button">
+            Talk with the tutor
+          </Link>
+          <Link href="/test-websocket" className="button button-quiet">
             Open the realtime console
           </Link>
           {!session && (
@@ -24,6 +27,11 @@ export default async function HomePage() {
         </div>
       </section>
       <section className="cards" aria-label="What is here">
+        <article className="card">
+          <h2>Chat with the tutor</h2>
+          <p>Pick your level (A1–C1) and a situation — at the bakery, a flat viewing — or describe your own.</p>
+          <Link href="/chat">Start a conversation →</Link>
+        </article>
         <article className="card">
           <h2>Realtime console</h2>
           <p>Watch the connection, measure ping latency, echo text and broadcast to everyone online.</p>

@@ -18,6 +18,9 @@ export function AppShell({ children, user }: { children: ReactNode; user: { name
             </span>
             <span className="brand-text">Plauder</span>
           </Link>
+          <Link href="/chat" className="nav-link">
+            Chat
+          </Link>
           <Link href="/test-websocket" className="nav-link">
             Console
           </Link>

@@ -82,7 +82,10 @@ export async function conversationSnapshot(userId: string, conversationId: strin
 }
 
 /** Takes a place for a new answer and claims the conversation for it; nothing is written when refused. */
-async function reserve(user: { id: string }, conversation: TutorConversation): Promise<{ answerId: string; position: number }> {
+async function reserve(
+  user: { id: string },
+  conversation: TutorConversation,
+): Promise<{ answerId: string; position: number }> {
   const runner = getGenerationRunner();
   const answerId = randomUUID();
   // The conversation first: a second message while one is answered is a conflict, whatever the line.

@@ -1,8 +1,11 @@
 import { describeError, getEnv, getLogger, processSingleton } from "@plauder/runtime";
 import {
+  type ChatProvider,
   engineInstallCommand,
   NoProviderError,
   ProviderError,
+  type ProviderHealth,
+  type ProviderKind,
   type SelectedProvider,
   selectProvider,
   showDownloadProgress,
@@ -15,6 +18,14 @@ export type TutorStatus = { ready: true; kind: string; model: string } | { ready
 // After a failed selection, the next request tries again only after this long: a page that polls
 // the status must not make every instance probe Ollama on every request.
 const retryAfterFailureMs = 10_000;
+const healthMaxAgeMs = 5_000;
+
+/** The one command that brings a provider of this kind back, as far as one command can. */
+function fixFor(kind: ProviderKind): string {
+  if (kind === "ollama") return "ollama serve";
+  if (kind === "embedded") return engineInstallCommand;
+  return "Start the OpenAI-compatible server at OPENAI_BASE_URL";
+}
 
 type Selection = { at: number; result: Promise<SelectedProvider> };
 
@@ -32,8 +43,12 @@ class TutorProvider {
     const selection: Selection = { at: 0, result };
     this.selection = selection;
     result.then(
-      (selected) =>
-        getLogger().info({ kind: selected.provider.kind, model: selected.model }, `tutor: ${selected.reason}`),
+      (selected) => {
+        const log = getLogger();
+        log.info({ kind: selected.provider.kind, model: selected.model }, `tutor: ${selected.reason}`);
+        // The engine's model on its first use: its progress goes to the log until it is there.
+        if (selected.download) showDownloadProgress(selected.download, { log: (line) => log.info(line) });
+      },
       (error: unknown) => {
         // Remember the failure for a while, then select again.
         selection.at = Date.now();
@@ -52,10 +67,23 @@ class TutorProvider {
       if (download?.state.phase === "failed") {
         return { ready: false, problem: download.state.error.message, fix: "npm run tutor:fetch-model" };
       }
+      const health = await this.health(provider);
+      if (!health.ok) return { ready: false, problem: health.reason, fix: fixFor(provider.kind) };
       return { ready: true, kind: provider.kind, model };
     } catch (error) {
       return { ready: false, ...explainMissing(error) };
     }
+  }
+
+  private checked: { at: number; health: Promise<ProviderHealth> } | null = null;
+
+  /** The provider's health, asked at most once per few seconds however many pages poll the status. */
+  private health(provider: ChatProvider): Promise<ProviderHealth> {
+    const now = Date.now();
+    if (!this.checked || now - this.checked.at > healthMaxAgeMs) {
+      this.checked = { at: now, health: provider.health() };
+    }
+    return this.checked.health;
   }
 
   async close(): Promise<void> {
@@ -74,10 +102,19 @@ export function getTutorProvider(): TutorProvider {
 /** What is missing and the one command that fixes it. */
 export function explainMissing(error: unknown): { problem: string; fix: string } {
   if (error instanceof NoProviderError) {
+    const engine = error.attempts.find((attempt) => attempt.kind === "embedded");
+    if (engine && !engine.reason.includes("not installed")) {
+      // The engine is there; its model is what is missing (the download failed, or no file was named).
+      return {
+        problem: `The tutor's embedded engine has no model: ${engine.reason}`,
+        fix: "npm run tutor:fetch-model",
+      };
+    }
     return {
       problem:
-        "The tutor has no language model to talk to: Ollama is not running and the embedded engine is not set up.",
-      fix: "ollama serve & ollama pull qwen2.5:3b",
+        "The tutor has no language model to talk to: Ollama is not answering and the embedded engine is not " +
+        "installed. Install the engine (it downloads its model on first use), or start Ollama.",
+      fix: engineInstallCommand,
     };
   }
   if (error instanceof ProviderError) return { problem: error.message, fix: "See docs/tutor.md" };
