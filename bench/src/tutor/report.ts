@@ -1,4 +1,5 @@
 import { type CpuWindow, disturbedAbove, otherCores } from "../channels/machine";
+import type { ProfileSummary } from "../channels/profile-summary";
 import type { FirstToken, Gaps, Spread } from "./analysis";
 import type { LoadStats } from "./protocol";
 
@@ -86,6 +87,8 @@ export type TutorBenchResults = {
     otherCores: number;
     quietWaitedMs: number;
   } | null;
+  /** A separate pass like (b) on an instance started with --cpu-prof. */
+  profile: (ProfileSummary & { streams: number; tokens: number; serverCores: number; seconds: number }) | null;
   failures: string[];
 };
 
@@ -340,6 +343,24 @@ export function writeTutorReport(r: TutorBenchResults): string {
       `| Stop → \`tutor.stop\` answered | ${spreadCells(sp.acked)} |`,
       "",
       `Requests at the fake: ${JSON.stringify(sp.outcomes)}; answers ended ${JSON.stringify(sp.statuses)}. CPU over the stops: ${cpuLine(sp.cpu)}. ${loadLine(sp.loadStats)}.`,
+      "",
+    );
+  }
+
+  const p = r.profile;
+  if (p) {
+    const busy = p.totalMs - p.idleMs;
+    lines.push("## Where the server's CPU goes under (b)'s load", "");
+    lines.push(
+      `A separate pass after the measurements: a third instance started with \`--cpu-prof\`, ${p.streams} streams at the same pace for about ${(r.config.profileSeconds as number) ?? 0} s (${Math.round(p.tokens).toLocaleString("en-US")} tokens); it used ${cores(p.serverCores)} cores over ${p.seconds.toFixed(1)} s. The profile covers the instance's whole life (start-up and connections included); busy ${(busy / 1000).toFixed(1)} s of ${(p.totalMs / 1000).toFixed(1)} s. Self time by area and the functions with the most self time (\`${p.file}\`):`,
+      "",
+      "| area | self time | share of busy |",
+      "|---|---|---|",
+      ...p.byArea.map((a) => `| ${a.area} | ${(a.ms / 1000).toFixed(2)} s | ${pct(a.share)} |`),
+      "",
+      "| function | area | self time | share of busy |",
+      "|---|---|---|---|",
+      ...p.topFunctions.map((f) => `| \`${f.name}\` | ${f.area} | ${(f.ms / 1000).toFixed(2)} s | ${pct(f.share)} |`),
       "",
     );
   }

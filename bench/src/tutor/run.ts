@@ -11,9 +11,9 @@
  * instance B while the answer runs on A, until the fake sees its request closed.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { openDatabase } from "@plauder/db";
@@ -21,6 +21,7 @@ import { Redis } from "ioredis";
 import { bundleServer } from "../../../apps/web/scripts/build-server";
 import { type Instance, startInstance } from "../../../apps/web/test/support/processes";
 import { cpuWindow, disturbedAbove, loadBound, otherCores, waitForQuiet } from "../channels/machine";
+import { summariseProfile } from "../channels/profile-summary";
 import { type Child, cpuSeconds, request, rssBytes, startChild } from "../processes";
 import { prepareServices } from "../services";
 import { directFirstToken, firstToken, interTokenGaps, stopLatencies } from "./analysis";
@@ -39,7 +40,11 @@ import { type Memory, type TutorBenchResults, writeTutorReport } from "./report"
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, "../../..");
 const { values } = parseArgs({
-  options: { quick: { type: "boolean", default: false }, out: { type: "string" } },
+  options: {
+    quick: { type: "boolean", default: false },
+    out: { type: "string" },
+    "no-profile": { type: "boolean", default: false },
+  },
 });
 const quick = values.quick ?? false;
 const out = values.out ?? (quick ? undefined : join(repoRoot, "docs/benchmarks-tutor.md"));
@@ -61,6 +66,7 @@ const config = quick
       stopRounds: 6,
       quietWaitMs: 0,
       attempts: 1,
+      profileSeconds: 0,
     }
   : {
       firstTokenSends: 200,
@@ -78,6 +84,7 @@ const config = quick
       stopRounds: 12,
       quietWaitMs: 60_000,
       attempts: 3,
+      profileSeconds: values["no-profile"] ? 0 : 15,
     };
 /** Tokens per stream in (b): enough to outlast the spread, the warm-up, the window and a margin. */
 const streamTokens = Math.ceil(
@@ -154,6 +161,7 @@ const results: TutorBenchResults = {
   direct: null,
   roundTrips: null,
   streams: null,
+  profile: null,
   memory: null,
   stops: null,
   failures: [],
@@ -565,6 +573,58 @@ try {
       quietWaitedMs: quiet.waitedMs,
     };
   });
+  // Where instance A's CPU goes under (b)'s load: a shorter pass on a third instance started with
+  // --cpu-prof (the profiler's overhead stays out of every figure above).
+  if (config.profileSeconds > 0) {
+    const dir = join(repoRoot, "bench/dist/profiles/tutor");
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const profiled = await startInstance({
+      id: "p",
+      env: settings,
+      nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${dir}`],
+    });
+    instances.push(profiled);
+    log(`profile: ${config.streams} streams on a third instance started with --cpu-prof`);
+    const { first } = await ask<{ first: number }>(
+      {
+        type: "connect",
+        conns: range(people.streams).map((person) => ({ url: profiled.url, token: token(person) })),
+        concurrency: 32,
+      },
+      "connected",
+    );
+    const conns = range({ from: first, count: config.streams });
+    await ask({ type: "start", conns, level: "A2", concurrency: 16 }, "started");
+    await behaviour("slow", config.msPerToken);
+    const finish = cpuWindow([pidOf(profiled)], [load.pid, fake.pid]);
+    const { records } = await ask<{ records: SendRecord[] }>(
+      {
+        type: "streams",
+        conns,
+        tokens: Math.ceil((config.profileSeconds * 1000) / config.msPerToken),
+        tagPrefix: "p",
+        spreadMs: config.spreadMs,
+        keepArrivals: false,
+      },
+      "streams",
+    );
+    const cpu = finish();
+    await profiled.stop();
+    const files = readdirSync(dir).filter((file) => file.endsWith(".cpuprofile"));
+    const summary = files[0] ? summariseProfile(join(dir, files[0])) : null;
+    results.profile = summary
+      ? {
+          ...summary,
+          file: relative(repoRoot, summary.file),
+          streams: records.length,
+          tokens: records.reduce((sum, r) => sum + r.length / 6, 0),
+          serverCores: cpu.servers[0] ?? 0,
+          seconds: cpu.seconds,
+        }
+      : null;
+    log(`profile: ${files.length} profile(s) in ${relative(repoRoot, dir)}`);
+  }
   await ask({ type: "close" }, "closed");
 } catch (error) {
   exitCode = 1;
