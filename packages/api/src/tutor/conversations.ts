@@ -144,12 +144,14 @@ export async function send(
   await begin(user, conversation, reserved, async () => {
     const turn = await addTurn(conversation.id, text, reserved.answerId);
     message = messageView(turn.userMessage);
-    // Said before the answer's first event, so every tab shows the question above its answer.
-    await publishTutorEvent(conversation.id, { type: "message", message }).catch((error: unknown) =>
-      getLogger().warn({ err: describeError(error) }, "could not announce a learner's message"),
-    );
-    // The answer's prompt must hold this turn; it is added before the runner reads the context.
-    await getWorkingContexts().append(conversation.id, [{ role: "user", content: text }]);
+    await Promise.all([
+      // Said before the answer's first event, so every tab shows the question above its answer.
+      publishTutorEvent(conversation.id, { type: "message", message }).catch((error: unknown) =>
+        getLogger().warn({ err: describeError(error) }, "could not announce a learner's message"),
+      ),
+      // The answer's prompt must hold this turn; it is added before the runner reads the context.
+      getWorkingContexts().append(conversation.id, [{ role: "user", content: text }]),
+    ]);
     return turn.answer;
   });
   if (!message) throw new Error("the turn was not written");

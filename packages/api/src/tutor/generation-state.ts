@@ -25,8 +25,11 @@ export interface GenerationState {
   active(conversationId: string): Promise<ActiveGeneration | null>;
   /** Removes the record if it is still `messageId`'s. */
   clear(conversationId: string, messageId: string): Promise<void>;
-  /** Appends to the text so far; resolves once it is stored (before the piece is published). */
-  append(messageId: string, text: string): Promise<void>;
+  /**
+   * Appends to the text so far; resolves once it is stored (before the piece is published). The
+   * first piece also sets the text's lifetime, so the pieces after it cost one command each.
+   */
+  append(messageId: string, text: string, first: boolean): Promise<void>;
   text(messageId: string): Promise<string>;
   dropText(messageId: string): Promise<void>;
 }
@@ -83,8 +86,9 @@ export function createRedisGenerationState(redis: Redis, prefix: string): Genera
     async clear(conversationId, messageId) {
       await commands.plauderTutorClear.call(redis, activeKey(conversationId), messageId);
     },
-    async append(messageId, text) {
-      await redis.multi().append(textKey(messageId), text).expire(textKey(messageId), textTtlSeconds).exec();
+    async append(messageId, text, first) {
+      if (first) await redis.multi().append(textKey(messageId), text).expire(textKey(messageId), textTtlSeconds).exec();
+      else await redis.append(textKey(messageId), text);
     },
     async text(messageId) {
       return (await redis.get(textKey(messageId))) ?? "";

@@ -148,15 +148,22 @@ export class GenerationRunner {
       content: "",
     };
     let selected: SelectedProvider | null = null;
+    let bookkeeping: Promise<void> = Promise.resolve();
     const pieces = new PiecePublisher(answerId, this.state, publish, this.log);
     try {
       await this.waitForPlace(running, initialPosition);
       selected = await getTutorProvider().get();
       const { provider, model } = selected;
       running.record = { ...running.record, state: "streaming", position: 0 };
-      await this.state.renew(conversation.id, running.record, leaseMs);
-      await markStreaming(answerId, model);
-      await publish({ type: "start", messageId: answerId, model });
+      // The record's bookkeeping runs beside the model's request, not before it: it is not on the
+      // path to the first token. The outcome is saved only after it (below).
+      bookkeeping = Promise.all([
+        this.state.renew(conversation.id, running.record, leaseMs),
+        markStreaming(answerId, model),
+      ]).then(noop, (error: unknown) =>
+        this.log.warn({ err: describeError(error) }, "could not mark an answer streaming"),
+      );
+      pieces.announce({ type: "start", messageId: answerId, model });
       const contexts = getWorkingContexts();
       const system = tutorSystemPrompt({
         level: conversation.level,
@@ -212,6 +219,7 @@ export class GenerationRunner {
       clearInterval(renewTimer);
     }
     await pieces.flushed();
+    await bookkeeping;
     const content = outcome.content;
     try {
       await finishAnswer(answerId, { ...outcome, content });
@@ -352,6 +360,15 @@ class PiecePublisher {
     return this.all;
   }
 
+  /** Sends an event in line with the pieces (the answer's `start` goes before its first piece). */
+  announce(event: TutorEvent): void {
+    this.chain = this.chain
+      .then(() => this.publish(event))
+      .catch((error: unknown) => {
+        this.log.warn({ err: describeError(error) }, "could not announce an answer's event");
+      });
+  }
+
   private flush(): void {
     this.scheduled = false;
     const text = this.pending;
@@ -361,7 +378,7 @@ class PiecePublisher {
     this.published += text.length;
     this.chain = this.chain
       .then(async () => {
-        await this.state.append(this.messageId, text);
+        await this.state.append(this.messageId, text, at === 0);
         await this.publish({ type: "delta", messageId: this.messageId, at, text });
       })
       .catch((error: unknown) => {

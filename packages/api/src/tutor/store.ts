@@ -118,24 +118,26 @@ export async function listMessages(conversationId: string): Promise<StoredMessag
     .orderBy(asc(messages.seq));
 }
 
-/** Adds the learner's message and the answer's row (queued) in one transaction. */
+/**
+ * Adds the learner's message and the answer's row (queued) in one statement: one round trip, and
+ * atomic like a transaction. Identities are drawn in the order of the rows, so the answer follows.
+ */
 export async function addTurn(
   conversationId: string,
   text: string,
   answerId: string,
 ): Promise<{ userMessage: StoredMessage; answer: StoredMessage }> {
-  return getDatabase().db.transaction(async (tx) => {
-    const [userMessage] = await tx
-      .insert(messages)
-      .values({ conversationId, role: "user", content: text, status: "complete" })
-      .returning();
-    const [answer] = await tx
-      .insert(messages)
-      .values({ id: answerId, conversationId, role: "assistant", content: "", status: "queued" })
-      .returning();
-    if (!userMessage || !answer) throw new Error("insert returned no row");
-    return { userMessage, answer };
-  });
+  const rows = await getDatabase()
+    .db.insert(messages)
+    .values([
+      { conversationId, role: "user", content: text, status: "complete" },
+      { id: answerId, conversationId, role: "assistant", content: "", status: "queued" },
+    ])
+    .returning();
+  const userMessage = rows.find((row) => row.role === "user");
+  const answer = rows.find((row) => row.id === answerId);
+  if (!userMessage || !answer) throw new Error("insert returned no row");
+  return { userMessage, answer };
 }
 
 /** A new answer's row (queued) after the last message, for regenerate. */
