@@ -15,6 +15,8 @@ export type TutorBenchResults = {
   quick: boolean;
   startedAt: string;
   minutes: number;
+  /** The commit measured. */
+  commit?: string;
   machine: { cores: number; cpuModel: string; memoryGiB: number; node: string; loadAverageAtStart: number[] };
   versions: Record<string, string>;
   config: Record<string, unknown>;
@@ -265,7 +267,7 @@ export function writeTutorReport(r: TutorBenchResults): string {
     "",
   );
   lines.push(
-    `${r.quick ? "**Quick run** (a smoke run: fewer sends and stops, shorter windows). " : ""}Measured ${date}, ${r.minutes.toFixed(1)} minutes.`,
+    `${r.quick ? "**Quick run** (a smoke run: fewer sends and stops, shorter windows). " : ""}Measured ${date} at commit ${r.commit ?? "unknown"}, ${r.minutes.toFixed(1)} minutes.`,
     "",
   );
 

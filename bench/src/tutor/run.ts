@@ -152,6 +152,18 @@ const results: TutorBenchResults = {
     node: process.version,
     loadAverageAtStart: loadavg(),
   },
+  commit: (() => {
+    try {
+      const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: repoRoot, encoding: "utf8" }).trim();
+      const dirty = execFileSync("git", ["status", "--porcelain", "--", "apps", "packages", "bench"], {
+        cwd: repoRoot,
+        encoding: "utf8",
+      }).trim();
+      return dirty ? `${head} (with uncommitted changes)` : head;
+    } catch {
+      return "unknown";
+    }
+  })(),
   versions: Object.fromEntries(
     ["ws", "@trpc/server", "ioredis", "pg", "drizzle-orm", "next", "zod"].map((name) => [name, readVersion(name)]),
   ),
