@@ -7,7 +7,7 @@ import { migrateDatabase } from "@plauder/db/migrate";
 import { createTRPCClient, createWSClient, wsLink } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import type { AppRouter } from "../src/index";
+import { type AppRouter, appRouter } from "../src/index";
 import { createRealtimeServer, type RealtimeServer } from "../src/server/index";
 
 const origin = "http://app.test";
@@ -21,6 +21,7 @@ beforeAll(async () => {
   await migrateDatabase(database);
   setDatabase(database);
   realtime = createRealtimeServer({
+    router: appRouter,
     allowedOrigins: [origin],
     maxPayload: 1024,
     maxConnections: 3,

@@ -2,14 +2,13 @@ import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { describeError, type Env, getInstanceId, getLogger } from "@plauder/runtime";
-import { TRPCError } from "@trpc/server";
+import { type AnyRouter, TRPCError } from "@trpc/server";
 import { type WebSocket, WebSocketServer } from "ws";
 import { getBroadcastFeed } from "../broadcasts/service";
 import { getChannelPresence, getChannelRegistry } from "../channels/service";
 import type { Connection, Context } from "../context";
 import { metrics } from "../metrics";
 import { getPresence } from "../presence/index";
-import { appRouter } from "../root";
 import { logProcedureError } from "../trpc";
 import { Admission, type Admitted } from "./admission";
 import { closeCodes } from "./close-codes";
@@ -18,7 +17,8 @@ import { CredentialWatch } from "./credential-watch";
 import { parseOrigins } from "./origin";
 import { SocketProtocol } from "./socket-protocol";
 
-export type RealtimeServerOptions = {
+/** The realtime server's limits and timings: what the settings (environment) decide. */
+export type RealtimeSettings = {
   /** Origins whose pages may open a socket (`ALLOWED_ORIGINS`). */
   allowedOrigins: readonly string[];
   /** Largest inbound frame in bytes; larger ones close the connection with 1009. */
@@ -41,8 +41,16 @@ export type RealtimeServerOptions = {
   authTimeoutMs: number;
 };
 
-/** The realtime server's options as the settings (environment) give them. */
-export function realtimeOptionsFrom(env: Env): RealtimeServerOptions {
+export type RealtimeServerOptions = RealtimeSettings & {
+  /**
+   * The procedures its sockets may call (the app's `appRouter`). Its context is the {@link Context}
+   * this server makes; the broadcast feed, presence and channels it starts and stops are the app's.
+   */
+  router: AnyRouter;
+};
+
+/** The realtime server's settings as the environment gives them; the router is the caller's. */
+export function realtimeOptionsFrom(env: Env): RealtimeSettings {
   return {
     allowedOrigins: parseOrigins(env.ALLOWED_ORIGINS ?? env.APP_URL),
     maxPayload: env.WS_MAX_PAYLOAD,
@@ -221,7 +229,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   }
 
   const protocol = new SocketProtocol({
-    router: appRouter,
+    router: options.router,
     maxSubscriptions: options.maxSubscriptions,
     maxBuffered: options.maxBuffered,
     onSlowConsumer: closeSlowConsumer,
