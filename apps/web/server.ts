@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { basename, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import nextEnv from "@next/env";
-import { closeBus, closeTutor, startRevocationSync } from "@plauder/api";
+import { appRouter, closeBus, closeTutor, startRevocationSync } from "@plauder/api";
 import { createRealtimeServer, diagnosticsPath, realtimeOptionsFrom, serveDiagnostics } from "@plauder/api/server";
 import { getAuthSecret, UnsafeAuthSecretError } from "@plauder/auth";
 import { closeDatabase, DatabaseInUseError, getDatabase } from "@plauder/db";
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   const handleRequest = app.getRequestHandler();
   const handleNextUpgrade = app.getUpgradeHandler();
 
-  const realtime = createRealtimeServer(realtimeOptionsFrom(env));
+  const realtime = createRealtimeServer({ ...realtimeOptionsFrom(env), router: appRouter });
 
   const securityHeaders = Object.entries(baselineHeaders(env.APP_URL));
   const server = createServer((req, res) => {

@@ -35,6 +35,14 @@ export type ClientReport = {
   connections: number;
   /** Deliveries (broadcast frames) received by all connections since the last reset. */
   received: number;
+  /** Share of one core the load client used since the last reset (0..1). */
+  cpu: number;
+  /** CPU time the load client used since the last reset (µs). */
+  cpuMicros: number;
+} & DeliveryFigures;
+
+/** How the deliveries since the last reset went, as the load client saw them (and a sweep step reports them). */
+export type DeliveryFigures = {
   /** Fewest and most deliveries one reading connection received since the last reset. */
   minPerClient: number;
   maxPerClient: number;
@@ -49,11 +57,13 @@ export type ClientReport = {
   p50: number;
   p99: number;
   max: number;
-  /** Share of one core the load client used since the last reset (0..1). */
-  cpu: number;
-  /** CPU time the load client used since the last reset (µs). */
-  cpuMicros: number;
 };
+
+/** The delivery figures of a client report, in their order. */
+export function deliveryFigures(report: ClientReport): DeliveryFigures {
+  const { minPerClient, maxPerClient, readingClients, timed, malformed, unexpected, p50, p99, max } = report;
+  return { minPerClient, maxPerClient, readingClients, timed, malformed, unexpected, p50, p99, max };
+}
 
 export type PublishCommand = { type: "publish"; system: System; rate: number; seconds: number; bytes: number };
 export type PublishReport = { type: "published"; count: number; maxLagMs: number };

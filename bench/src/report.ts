@@ -2,26 +2,16 @@ import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { basename } from "node:path";
 import { median } from "@plauder/runtime/stats";
-import { type System, systemNames, systems } from "./protocol";
+import { type DeliveryFigures, type System, systemNames, systems } from "./protocol";
 import { describeVersions } from "./versions";
 
-export type SweepPoint = {
+/** One step of a sweep; its delivery figures are the load client's over the step. */
+export type SweepPoint = DeliveryFigures & {
   offered: number;
   /** Broadcasts published in the step. */
   broadcasts: number;
   achieved: number;
   deliveriesPerSecond: number;
-  /** Fewest and most deliveries one reading client received in the step. */
-  minPerClient: number;
-  maxPerClient: number;
-  readingClients: number;
-  /** Deliveries whose latency was recorded (the timed sample of clients). */
-  timed: number;
-  malformed: number;
-  unexpected: number;
-  p50: number;
-  p99: number;
-  max: number;
   cpuMicrosPerDelivery: number;
   serverCpuShare: number;
   /** How busy the load side's core was (0..1), whoever used it. */

@@ -8,7 +8,7 @@ import { freePort } from "@plauder/runtime/testing";
 import { bundleServer } from "../../apps/web/scripts/build-server";
 import { type Child, cpuSeconds, cpuTicks, pinned, rssBytes, startChild, waitFor } from "./processes";
 import type { ClientReport, PublishReport, System } from "./protocol";
-import { payloadBytes, systems } from "./protocol";
+import { deliveryFigures, payloadBytes, systems } from "./protocol";
 import { startBenchRedis } from "./redis-server";
 import { type RoundOrder, type RoundResult, type SweepPoint, writeReport } from "./report";
 import { prepareServices } from "./services";
@@ -216,6 +216,9 @@ const disturbance = 0.25;
 const disturbed = (p: SweepPoint) =>
   p.serverCoreBusy - p.serverOwnCpu > disturbance || p.clientCpu - p.loadSideCpu > disturbance;
 
+/** What a step runs on: the system's servers, the load client holding the subscribers, and the publisher. */
+type Rig = { system: System; servers: Servers; client: Child; publisher: Child };
+
 /**
  * One measured step: publish at `rate` for `seconds` to `subscribers` clients. The machine may be
  * shared: the step waits (up to `quietWaitSeconds`) until other processes use less than 10 % of either
@@ -223,15 +226,13 @@ const disturbed = (p: SweepPoint) =>
  * during it.
  */
 async function step(
-  system: System,
-  servers: Servers,
-  client: Child,
-  publisher: Child,
+  rig: Rig,
   subscribers: number,
   rate: number,
   seconds: number,
   repeatable = true,
 ): Promise<SweepPoint> {
+  const { servers, client, publisher } = rig;
   const serverPids = servers.children.map((c) => c.pid);
   let point: SweepPoint | null = null;
   let waited = 0;
@@ -247,7 +248,7 @@ async function step(
     }
     waited += (performance.now() - waitStarted) / 1000;
     point = {
-      ...(await measureStep(system, servers, client, publisher, subscribers, rate, seconds)),
+      ...(await measureStep(rig, subscribers, rate, seconds)),
       attempts: attempt,
     };
     if (!disturbed(point)) break;
@@ -255,15 +256,8 @@ async function step(
   return { ...(point as SweepPoint), quietWaitSeconds: waited };
 }
 
-async function measureStep(
-  system: System,
-  servers: Servers,
-  client: Child,
-  publisher: Child,
-  subscribers: number,
-  rate: number,
-  seconds: number,
-): Promise<SweepPoint> {
+async function measureStep(rig: Rig, subscribers: number, rate: number, seconds: number): Promise<SweepPoint> {
+  const { system, servers, client, publisher } = rig;
   await client.ask({ type: "reset" }, "reset");
   const ownLoad = loadPids(client, publisher);
   const cpuBefore = servers.children.reduce((sum, c) => sum + cpuSeconds(c.pid), 0);
@@ -294,15 +288,7 @@ async function measureStep(
     broadcasts: published.count,
     achieved: report.received / Math.max(1, expected),
     deliveriesPerSecond: report.received / Math.max(seconds, 0.001),
-    minPerClient: report.minPerClient,
-    maxPerClient: report.maxPerClient,
-    readingClients: report.readingClients,
-    timed: report.timed,
-    malformed: report.malformed,
-    unexpected: report.unexpected,
-    p50: report.p50,
-    p99: report.p99,
-    max: report.max,
+    ...deliveryFigures(report),
     cpuMicrosPerDelivery: report.received ? (cpu * 1e6) / report.received : Number.NaN,
     serverCpuShare: cpu / elapsed,
     clientCpu: loadCoreBefore && loadCoreAfter ? busyShare(loadCoreBefore, loadCoreAfter) : report.cpu,
@@ -354,6 +340,7 @@ function scale(system: System, round: number): Promise<RoundResult> {
   };
   return withLoad(async (client, publisher) => {
     const servers = await startServers(system, 1);
+    const rig = (): Rig => ({ system, servers, client, publisher });
     try {
       const server = servers.children[0] as Child;
       const idle = await memory(server);
@@ -378,15 +365,7 @@ function scale(system: System, round: number): Promise<RoundResult> {
       }
       const lastMemory = result.memory.at(-1);
       if (lastMemory) {
-        const check = await step(
-          system,
-          servers,
-          client,
-          publisher,
-          largestSize,
-          Math.max(1, Math.round(20_000 / largestSize)),
-          1,
-        );
+        const check = await step(rig(), largestSize, Math.max(1, Math.round(20_000 / largestSize)), 1);
         result.fanout10k = {
           clients: largestSize,
           achieved: check.achieved,
@@ -409,10 +388,10 @@ function scale(system: System, round: number): Promise<RoundResult> {
       await client.ask({ type: "disconnect", keep: config.subscribers }, "disconnected");
       await sleep(500);
       // Warm-up (not recorded): JIT, connection buffers and caches settle for every system alike.
-      await step(system, servers, client, publisher, config.subscribers, config.startRate, 1);
+      await step(rig(), config.subscribers, config.startRate, 1);
       let rate = config.startRate;
       for (let i = 0; i < config.maxSteps; i++) {
-        const point = await step(system, servers, client, publisher, config.subscribers, rate, config.stepSeconds);
+        const point = await step(rig(), config.subscribers, rate, config.stepSeconds);
         result.sweep.push(point);
         // A failing or load-limited step while other processes took a share of a core (after the
         // repeats): the machine, not the server or the load tools, set the limit.
@@ -447,29 +426,23 @@ function latency(result: RoundResult, rawSaturation: number): Promise<void> {
   const reference = rawSaturation > 0 ? rawSaturation : config.startRate * config.subscribers;
   return withLoad(async (client, publisher) => {
     let servers = await startServers(system, 1);
+    // Read at each step: the servers change between the parts of this function.
+    const rig = (): Rig => ({ system, servers, client, publisher });
     try {
       await connectClients(client, system, servers, config.subscribers);
       await sleep(300);
-      await step(system, servers, client, publisher, config.subscribers, config.startRate, 1);
-      result.half = await step(
-        system,
-        servers,
-        client,
-        publisher,
-        config.subscribers,
-        reference / 2 / config.subscribers,
-        config.stepSeconds,
-      );
+      await step(rig(), config.subscribers, config.startRate, 1);
+      result.half = await step(rig(), config.subscribers, reference / 2 / config.subscribers, config.stepSeconds);
 
       // Two instances sharing Redis against one, at the same modest rate.
       const modestRate = Math.max(10, Math.round((reference * 0.2) / config.subscribers));
-      const single = await step(system, servers, client, publisher, config.subscribers, modestRate, config.twoSeconds);
+      const single = await step(rig(), config.subscribers, modestRate, config.twoSeconds);
       await client.ask({ type: "disconnect", keep: 0 }, "disconnected");
       await stopServers(servers);
       servers = await startServers(system, 2);
       await connectClients(client, system, servers, config.subscribers);
       await sleep(300);
-      const two = await step(system, servers, client, publisher, config.subscribers, modestRate, config.twoSeconds);
+      const two = await step(rig(), config.subscribers, modestRate, config.twoSeconds);
       result.crossInstance = {
         rate: modestRate * config.subscribers,
         singleP50: single.p50,
@@ -487,16 +460,7 @@ function latency(result: RoundResult, rawSaturation: number): Promise<void> {
       await sleep(300);
       const before = rssBytes(slowServer.pid);
       await client.ask({ type: "slow", fraction: 0.01 }, "slowed");
-      const slowPoint = await step(
-        system,
-        servers,
-        client,
-        publisher,
-        config.subscribers,
-        modestRate * 2,
-        config.slowSeconds,
-        false,
-      );
+      const slowPoint = await step(rig(), config.subscribers, modestRate * 2, config.slowSeconds, false);
       const after = rssBytes(slowServer.pid);
       result.slow = { rssGrowth: after - before, healthyAchieved: slowPoint.achieved / 0.99, p99: slowPoint.p99 };
       await client.ask({ type: "disconnect", keep: 0 }, "disconnected");

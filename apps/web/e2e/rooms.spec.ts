@@ -2,7 +2,8 @@ import { type Browser, type BrowserContext, expect, type Page, test, type WebSoc
 import { collectPageErrors, expectNoPageErrors, newPerson, register } from "./helpers";
 import { instanceA, instanceB } from "./ports";
 
-test.describe.configure({ mode: "serial" });
+// Each test signs two or three people up in browsers of their own and waits for their rooms to go live.
+test.describe.configure({ mode: "serial", timeout: 60_000 });
 
 type Someone = { context: BrowserContext; page: Page; person: ReturnType<typeof newPerson> };
 
@@ -31,6 +32,27 @@ async function personOn(
       .first(),
   ).toBeVisible();
   return { context, page, person };
+}
+
+/**
+ * The people of one test: their pages share one list of errors, and `leave` asserts it stayed
+ * empty and closes every page.
+ */
+function cast(browser: Browser) {
+  const errors: string[] = [];
+  const contexts: BrowserContext[] = [];
+  return {
+    /** A new person, signed in on `baseURL` (see personOn). */
+    async on(baseURL: string, name: string, prepare?: (context: BrowserContext) => Promise<void>): Promise<Someone> {
+      const someone = await personOn(browser, baseURL, name, errors, prepare);
+      contexts.push(someone.context);
+      return someone;
+    },
+    async leave(): Promise<void> {
+      expectNoPageErrors(errors);
+      await Promise.all(contexts.map((context) => context.close()));
+    },
+  };
 }
 
 const switcher = (page: Page) => page.getByRole("navigation", { name: "Channels" });
@@ -66,11 +88,10 @@ async function roomOfTwo(anna: Someone, bert: Someone, name: string): Promise<st
 test("two people talk in a private room across two instances; a third can neither see nor open it", async ({
   browser,
 }) => {
-  test.setTimeout(60_000);
-  const errors: string[] = [];
-  const anna = await personOn(browser, instanceA, "Anna", errors);
-  const bert = await personOn(browser, instanceB, "Bert", errors);
-  const carl = await personOn(browser, instanceA, "Carl", errors);
+  const people = cast(browser);
+  const anna = await people.on(instanceA, "Anna");
+  const bert = await people.on(instanceB, "Bert");
+  const carl = await people.on(instanceA, "Carl");
 
   // Anna creates the room; the compose box takes the focus, so she can start writing.
   await anna.page.getByLabel("Room name").fill("Stammtisch");
@@ -165,8 +186,7 @@ test("two people talk in a private room across two instances; a third can neithe
   await bert.page.evaluate(() => window.scrollTo(0, 0));
   await bert.page.screenshot({ path: test.info().outputPath("console-rooms-phone.png") });
 
-  expectNoPageErrors(errors);
-  await Promise.all([anna.context.close(), bert.context.close(), carl.context.close()]);
+  await people.leave();
 });
 
 type Socket = {
@@ -225,10 +245,9 @@ async function routeSocket(context: BrowserContext, options: { publicationsTwice
 test("a publication that arrives twice shows once, and what was said while offline arrives once, marked replayed", async ({
   browser,
 }) => {
-  test.setTimeout(60_000);
-  const errors: string[] = [];
-  const anna = await personOn(browser, instanceA, "Anna", errors);
-  const bert = await personOn(browser, instanceB, "Bert", errors, (context) =>
+  const people = cast(browser);
+  const anna = await people.on(instanceA, "Anna");
+  const bert = await people.on(instanceB, "Bert", (context) =>
     routeSocket(context, { publicationsTwice: true }).then(() => undefined),
   );
   await roomOfTwo(anna, bert, "Kaffeeklatsch");
@@ -256,18 +275,16 @@ test("a publication that arrives twice shows once, and what was said while offli
   }
   await expect(messages(bert.page).locator("li .broadcast-text")).toHaveText([live, own, ...missed]);
 
-  expectNoPageErrors(errors);
-  await Promise.all([anna.context.close(), bert.context.close()]);
+  await people.leave();
 });
 
 test("after a dropped connection a room resumes by itself: missed messages once each, then live again", async ({
   browser,
 }) => {
-  test.setTimeout(60_000);
-  const errors: string[] = [];
-  const anna = await personOn(browser, instanceA, "Anna", errors);
+  const people = cast(browser);
+  const anna = await people.on(instanceA, "Anna");
   let network: Awaited<ReturnType<typeof routeSocket>> | undefined;
-  const bert = await personOn(browser, instanceB, "Bert", errors, async (context) => {
+  const bert = await people.on(instanceB, "Bert", async (context) => {
     network = await routeSocket(context);
   });
   await roomOfTwo(anna, bert, "Spieleabend");
@@ -293,6 +310,5 @@ test("after a dropped connection a room resumes by itself: missed messages once 
   await expect(messages(bert.page).locator("li .broadcast-text")).toHaveText([before, ...missed, after]);
   await expect(membersOnline(anna.page)).toContainText(bert.person.name);
 
-  expectNoPageErrors(errors);
-  await Promise.all([anna.context.close(), bert.context.close()]);
+  await people.leave();
 });

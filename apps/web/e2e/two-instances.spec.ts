@@ -1,4 +1,4 @@
-import { type Browser, expect, type Page, test } from "@playwright/test";
+import { type APIRequestContext, type Browser, type BrowserContext, expect, type Page, test } from "@playwright/test";
 import { newPerson, register, watchForErrors } from "./helpers";
 import { control, instanceA, instanceB } from "./ports";
 
@@ -13,6 +13,20 @@ async function personOn(browser: Browser, baseURL: string, name: string, allow: 
   await register(page, person);
   await expect(page.getByTestId("console-status")).toHaveText("Connected");
   return { context, page, errors, person };
+}
+
+/** The end of a test: no page of these people logged an error it did not expect, and every page is closed. */
+async function leave(...people: Array<{ context: BrowserContext; errors: string[] }>): Promise<void> {
+  for (const someone of people) expect(someone.errors).toEqual([]);
+  await Promise.all(people.map((someone) => someone.context.close()));
+}
+
+/** While instance A is down the browser logs its refused connection attempts; nothing else may appear. */
+const refusedByA = [/WebSocket connection to 'ws:\/\/localhost:3210\/api\/trpc-ws' failed/];
+
+/** Stops or starts instance A through the harness's control endpoint (see serve.ts). */
+async function switchInstanceA(request: APIRequestContext, action: "stop" | "start"): Promise<void> {
+  expect((await request.post(`${control}/instances/0/${action}`)).status()).toBe(204);
 }
 
 async function publish(page: Page, text: string): Promise<number> {
@@ -68,26 +82,21 @@ test("two people on two instances see each other's broadcasts within a second an
   await bert.page.close();
   await expect(presence(anna.page)).not.toContainText(bert.person.name, { timeout: 5_000 });
 
-  expect(anna.errors).toEqual([]);
-  expect(bert.errors).toEqual([]);
-  await anna.context.close();
-  await bert.context.close();
+  await leave(anna, bert);
 });
 
 test("a page whose instance restarts reconnects by itself and shows the broadcasts it missed, once each", async ({
   browser,
   request,
 }) => {
-  // While instance A is down the browser logs its refused connection attempts; nothing else may appear.
-  const refused = [/WebSocket connection to 'ws:\/\/localhost:3210\/api\/trpc-ws' failed/];
-  const anna: Awaited<ReturnType<typeof personOn>> = await personOn(browser, instanceA, "Anna", refused);
+  const anna: Awaited<ReturnType<typeof personOn>> = await personOn(browser, instanceA, "Anna", refusedByA);
   const bert = await personOn(browser, instanceB, "Bert");
 
   const before = `before the restart ${Date.now()}`;
   await publish(bert.page, before);
   await expect(anna.page.getByTestId("broadcasts")).toContainText(before);
 
-  expect((await request.post(`${control}/instances/0/stop`)).status()).toBe(204);
+  await switchInstanceA(request, "stop");
   await expect(anna.page.getByTestId("connection-badge")).toContainText(/Reconnecting|Connecting/);
 
   const missed = [1, 2, 3].map((n) => `missed ${n} ${Date.now()}`);
@@ -96,7 +105,7 @@ test("a page whose instance restarts reconnects by itself and shows the broadcas
     await expect(bert.page.getByTestId("broadcasts")).toContainText(text);
   }
 
-  expect((await request.post(`${control}/instances/0/start`)).status()).toBe(204);
+  await switchInstanceA(request, "start");
   await expect(anna.page.getByTestId("console-status")).toHaveText("Connected", { timeout: 30_000 });
   const list = anna.page.getByTestId("broadcasts");
   for (const text of missed) {
@@ -111,29 +120,24 @@ test("a page whose instance restarts reconnects by itself and shows the broadcas
   await publish(bert.page, after);
   await expect(list.locator("li", { hasText: after })).toHaveCount(1);
 
-  expect(anna.errors).toEqual([]);
-  expect(bert.errors).toEqual([]);
-  await anna.context.close();
-  await bert.context.close();
+  await leave(anna, bert);
 });
 
 test("a page gives up after repeated failures, shows Offline, and the Reconnect button brings it back", async ({
   browser,
   request,
 }) => {
-  const refused = [/WebSocket connection to 'ws:\/\/localhost:3210\/api\/trpc-ws' failed/];
-  const anna = await personOn(browser, instanceA, "Anna", refused);
-  expect((await request.post(`${control}/instances/0/stop`)).status()).toBe(204);
+  const anna = await personOn(browser, instanceA, "Anna", refusedByA);
+  await switchInstanceA(request, "stop");
   await expect(anna.page.getByTestId("connection-badge")).toContainText(/Reconnecting in \d+s|Reconnecting/);
   // Five attempts (WS_CLIENT_MAX_RECONNECTS) with backoff of at most 0.5+1+2+4+8 s.
   await expect(anna.page.getByTestId("connection-badge")).toContainText("Offline", { timeout: 25_000 });
   await expect(anna.page.getByRole("status").filter({ hasText: "did not answer" })).toBeVisible();
 
-  expect((await request.post(`${control}/instances/0/start`)).status()).toBe(204);
+  await switchInstanceA(request, "start");
   await anna.page.getByRole("button", { name: "Reconnect" }).click();
   await expect(anna.page.getByTestId("console-status")).toHaveText("Connected");
   await anna.page.getByRole("button", { name: "Ping", exact: true }).click();
   await expect(anna.page.getByTestId("last-rtt")).toHaveText(/ms$/);
-  expect(anna.errors).toEqual([]);
-  await anna.context.close();
+  await leave(anna);
 });

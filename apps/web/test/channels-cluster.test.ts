@@ -3,41 +3,31 @@
  * single Redis at REDIS_URL: two instances, a room, both kinds of publication, and fan-out only to
  * the instance that has a subscriber, counted on the shard that owns the channel.
  */
-import type { PlauderClient } from "@plauder/client";
 import { startRedisCluster, type TestRedisCluster } from "@plauder/runtime/testing/redis-cluster";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { offsets, range, recordChannel } from "./support/channel-recorder";
-import { type Account, connect, newAccount, sleep } from "./support/clients";
-import { startCluster, type TestCluster } from "./support/cluster";
-import type { Instance } from "./support/processes";
+import { sleep } from "./support/clients";
+import { startPair, type TestPair } from "./support/cluster";
 
 let redisCluster: TestRedisCluster;
-let cluster: TestCluster;
-let a: Instance;
-let b: Instance;
-let anna: Account;
-let bert: Account;
-const clients: PlauderClient[] = [];
+let cluster: TestPair;
 
 beforeAll(async () => {
   redisCluster = await startRedisCluster(3);
-  cluster = await startCluster({
+  cluster = await startPair({
     env: { REDIS_CLUSTER_NODES: redisCluster.addresses.join(","), PUBLISH_RATE_LIMIT: "100000" },
   });
-  [a, b] = cluster.instances as [Instance, Instance];
-  [anna, bert] = await Promise.all([newAccount(a.url, "Anna"), newAccount(b.url, "Bert")]);
 }, 90_000);
 
 afterAll(async () => {
-  await Promise.allSettled(clients.map((client) => client.close()));
   await cluster?.stop();
   await redisCluster?.stop();
 });
 
 it("carries a room's durable and ephemeral publications between instances over sharded pub/sub, only where subscribed", async () => {
-  const annaA = await connect(a.url, anna);
-  const bertB = await connect(b.url, bert);
-  clients.push(annaA, bertB);
+  const { a, b, anna, bert } = cluster;
+  const annaA = await cluster.clients.connect(a.url, anna);
+  const bertB = await cluster.clients.connect(b.url, bert);
   const room = await annaA.api.rooms.create.mutate({ name: "Verteilt" });
   await annaA.api.rooms.invite.mutate({ roomId: room.id, email: bert.email });
   const topic = `${cluster.env.REDIS_KEY_PREFIX}{ch:${room.channel}}`;

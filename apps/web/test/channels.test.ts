@@ -8,7 +8,7 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { offsets, range, recordChannel } from "./support/channel-recorder";
-import { type Account, connect, newAccount, record, sleep } from "./support/clients";
+import { type Account, newAccount, record, sleep } from "./support/clients";
 import { startCluster, type TestCluster } from "./support/cluster";
 import { type Instance, testRedisUrl } from "./support/processes";
 
@@ -21,7 +21,6 @@ let cluster: TestCluster;
 let env: Record<string, string>;
 let redis: Redis;
 let sql: pg.Client;
-const clients: PlauderClient[] = [];
 const maxChannels = 6;
 
 const open = new Map<string, Promise<PlauderClient>>();
@@ -31,13 +30,19 @@ function client(instance: Instance, account: Account): Promise<PlauderClient> {
   const key = `${instance.id}|${account.id}`;
   let connection = open.get(key);
   if (!connection) {
-    connection = connect(instance.url, account).then((c) => {
-      clients.push(c);
-      return c;
-    });
+    connection = cluster.clients.connect(instance.url, account);
     open.set(key, connection);
   }
   return connection;
+}
+
+/** Anna's connection on a and Bert's on b, and a new room of Anna's that Bert is invited to. */
+async function roomOfAnnaAndBert(name: string) {
+  const annaA = await client(a, anna);
+  const bertB = await client(b, bert);
+  const room = await annaA.api.rooms.create.mutate({ name });
+  await annaA.api.rooms.invite.mutate({ roomId: room.id, email: bert.email });
+  return { annaA, bertB, room };
 }
 
 async function refusal(promise: Promise<unknown>): Promise<{ code?: string; message: string }> {
@@ -73,7 +78,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.allSettled(clients.map((c) => c.close()));
   await sql?.end();
   redis?.disconnect();
   await cluster?.stop();
@@ -152,10 +156,7 @@ describe("rooms", () => {
   });
 
   it("end a removed member's live subscription with FORBIDDEN, on another instance too", async () => {
-    const annaA = await client(a, anna);
-    const bertB = await client(b, bert);
-    const room = await annaA.api.rooms.create.mutate({ name: "Lesekreis" });
-    await annaA.api.rooms.invite.mutate({ roomId: room.id, email: bert.email });
+    const { annaA, bertB, room } = await roomOfAnnaAndBert("Lesekreis");
     const listening = recordChannel(bertB, room.channel);
     await listening.until((r) => r.syncs().length === 1, "Bert's subscription");
 
@@ -214,10 +215,7 @@ describe("channel names and limits", () => {
 
 describe("publication kinds", () => {
   it("keeps ephemeral publications out of Postgres and in their own ordered log", async () => {
-    const annaA = await client(a, anna);
-    const bertB = await client(b, bert);
-    const room = await annaA.api.rooms.create.mutate({ name: "Tippen" });
-    await annaA.api.rooms.invite.mutate({ roomId: room.id, email: bert.email });
+    const { annaA, bertB, room } = await roomOfAnnaAndBert("Tippen");
     const listening = recordChannel(bertB, room.channel);
     await listening.until((r) => r.syncs().length === 1, "the subscription");
     const before = await sql.query("select count(*)::int as n from channel_messages");
@@ -244,10 +242,7 @@ describe("publication kinds", () => {
 
 describe("resume", () => {
   it("replays exactly what was missed from both logs, then says recovered", async () => {
-    const annaA = await client(a, anna);
-    const bertB = await client(b, bert);
-    const room = await annaA.api.rooms.create.mutate({ name: "Wiederholung" });
-    await annaA.api.rooms.invite.mutate({ roomId: room.id, email: bert.email });
+    const { annaA, bertB, room } = await roomOfAnnaAndBert("Wiederholung");
     const first = recordChannel(bertB, room.channel);
     await first.until((r) => r.syncs().length === 1, "the subscription");
     for (const i of range(1, 10)) await annaA.api.channels.publish.mutate({ channel: room.channel, text: `d${i}` });
@@ -326,10 +321,7 @@ describe("resume", () => {
 
 describe("fan-out", () => {
   it("reaches only instances with a subscriber: Redis counts none on the topic until someone subscribes", async () => {
-    const annaA = await client(a, anna);
-    const bertB = await client(b, bert);
-    const room = await annaA.api.rooms.create.mutate({ name: "Nur hier" });
-    await annaA.api.rooms.invite.mutate({ roomId: room.id, email: bert.email });
+    const { annaA, bertB, room } = await roomOfAnnaAndBert("Nur hier");
     await annaA.api.channels.publish.mutate({ channel: room.channel, text: "niemand hört" });
     expect(await topicSubscribers(room.channel)).toBe(0);
 
@@ -391,8 +383,7 @@ describe("presence", () => {
 
     // Two tabs: two connections of Bert's, on different instances.
     const tab1 = await client(b, bert);
-    const tab2 = await connect(a.url, bert);
-    clients.push(tab2);
+    const tab2 = await cluster.clients.connect(a.url, bert);
     const first = recordChannel(tab1, room.channel);
     const second = recordChannel(tab2, room.channel);
     await until(() => events.some((e) => e.type === "join" && e.user?.id === bert.id), "Bert's join");

@@ -18,7 +18,7 @@ import {
 } from "./support/clients";
 import { startCluster, type TestCluster } from "./support/cluster";
 import { readMetrics } from "./support/metrics";
-import { type Instance, startRedis, type TestRedis } from "./support/processes";
+import { bulkTrafficBudgets, type Instance, startRedis, type TestRedis } from "./support/processes";
 import { closed, nextMessage, rawSocket } from "./support/raw-socket";
 
 let redis: TestRedis;
@@ -27,26 +27,19 @@ let a: Instance;
 let b: Instance;
 let anna: Account;
 let bert: Account;
-const clients: PlauderClient[] = [];
-
-async function client(instance: Instance, account: Account): Promise<PlauderClient> {
-  const c = await connect(instance.url, account);
-  clients.push(c);
-  return c;
-}
+const client = (instance: Instance, account: Account) => cluster.clients.connect(instance.url, account);
 
 beforeAll(async () => {
   redis = await startRedis();
   cluster = await startCluster({
     redisUrl: redis.url,
-    env: { PUBLISH_RATE_LIMIT: "100000", MAX_CONNECTIONS_PER_USER: "100", WS_MAX_BUFFERED: "262144" },
+    env: { ...bulkTrafficBudgets, WS_MAX_BUFFERED: "262144" },
   });
   [a, b] = cluster.instances as [Instance, Instance];
   [anna, bert] = await Promise.all([newAccount(a.url, "Anna"), newAccount(b.url, "Bert")]);
 });
 
 afterAll(async () => {
-  await Promise.allSettled(clients.map((c) => c.close()));
   await cluster?.stop();
   await redis?.stop();
 });
@@ -267,8 +260,7 @@ describe("two instances", () => {
     // Through a load balancer that tries b first, so the client starts on b and has a to move to.
     const balancer = await startTcpProxy([b.port, a.port]);
     try {
-      const subscriber = await connect(balancer.url, anna);
-      clients.push(subscriber);
+      const subscriber = await cluster.clients.connect(balancer.url, anna);
       const recorder = record(subscriber);
       await recorder.started;
       const before = await subscriber.api.realtime.session.query();

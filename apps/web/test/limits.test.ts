@@ -6,27 +6,22 @@ import { randomUUID } from "node:crypto";
 import type { AppRouter } from "@plauder/api";
 import { issueAccessToken } from "@plauder/auth";
 import type { PlauderClient } from "@plauder/client";
-import { createTestPostgres } from "@plauder/db/testing";
 import { createTRPCClient, createWSClient, TRPCClientError, wsLink } from "@trpc/client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type Account, connect, newAccount } from "./support/clients";
-import { type Instance, instanceEnv, startInstance } from "./support/processes";
-import { closed, nextMessage, rawSocket } from "./support/raw-socket";
+import { startSingle, type TestSingle } from "./support/cluster";
+import type { Instance } from "./support/processes";
+import { closed, nextMessage, rawSocket, socketUrl } from "./support/raw-socket";
 
 const authSecret = `${randomUUID()}${randomUUID()}`;
+let solo: TestSingle;
 let instance: Instance;
-let dropDatabase: () => Promise<void>;
 let anna: Account;
-const clients: PlauderClient[] = [];
 
 beforeAll(async () => {
-  const database = await createTestPostgres();
-  dropDatabase = database.drop;
-  instance = await startInstance({
-    id: "limits",
+  solo = await startSingle("limits", {
     env: {
-      ...instanceEnv(database.url),
       AUTH_SECRET: authSecret,
       MAX_CONNECTIONS: "8",
       MAX_CONNECTIONS_PER_USER: "2",
@@ -35,31 +30,22 @@ beforeAll(async () => {
       PUBLISH_RATE_WINDOW_SECONDS: "30",
     },
   });
+  instance = solo.instance;
   anna = await newAccount(instance.url, "Anna");
   // The test signs its own expired token with the instance's secret.
   process.env.AUTH_SECRET = authSecret;
 });
 
-afterEach(async () => {
-  // Each test starts without the previous one's connections (the per-user limit is 2).
-  await Promise.allSettled(clients.splice(0).map((c) => c.close()));
-});
+// Each test starts without the previous one's connections (the per-user limit is 2).
+afterEach(() => solo?.clients.close());
+afterAll(() => solo?.stop());
 
-afterAll(async () => {
-  await instance?.stop();
-  await dropDatabase?.();
-});
-
-async function typed(account: Account): Promise<PlauderClient> {
-  const client = await connect(instance.url, account);
-  clients.push(client);
-  return client;
-}
+const typed = (account: Account) => solo.clients.connect(instance.url, account);
 
 /** A tRPC client with whatever token (or none) the test wants to present. */
 function withToken(token: string | undefined) {
   const wsClient = createWSClient({
-    url: `${instance.url.replace("http", "ws")}/api/trpc-ws`,
+    url: socketUrl(instance.url),
     WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
     connectionParams: token === undefined ? undefined : { token },
     retryDelayMs: () => 60_000,
@@ -146,7 +132,7 @@ describe("authentication", () => {
   });
 
   it("never takes a token from the query string", async () => {
-    const url = `${instance.url.replace("http", "ws")}/api/trpc-ws?token=${anna.token}`;
+    const url = `${socketUrl(instance.url)}?token=${anna.token}`;
     const socket = new WebSocket(url);
     await new Promise((resolve) => socket.once("open", resolve));
     socket.send(JSON.stringify({ id: 1, method: "query", params: { path: "auth.me" } }));

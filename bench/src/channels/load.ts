@@ -11,15 +11,7 @@
 import * as hdr from "hdr-histogram-js";
 import WebSocket from "ws";
 import { nowMs, payload, scheduledTime } from "../protocol";
-import type {
-  ChannelSystem,
-  ConnectionSpec,
-  ConnectResult,
-  DeliveryReport,
-  LoadCommand,
-  PublishResult,
-  SubscribeResult,
-} from "./protocol";
+import type * as ipc from "./protocol";
 
 const maxCallsPerFrame = 100;
 /** Plauder call ids: subscriptions count from 1, the auth probe is 999, publishes start at 1000. */
@@ -29,9 +21,9 @@ const firstPublishId = 1000;
 type Pending = { started: number };
 
 type Conn = {
-  system: ChannelSystem;
+  system: ipc.ChannelSystem;
   ws: WebSocket;
-  spec: ConnectionSpec;
+  spec: ipc.ConnectionSpec;
   nextId: number;
   pending: Map<number, Pending>;
   outbox: string[];
@@ -129,12 +121,7 @@ function onPlauderFrame(conn: Conn, frame: Buffer): void {
     return;
   }
   if (id >= firstPublishId) {
-    const pending = conn.pending.get(id);
-    if (!pending) return;
-    conn.pending.delete(id);
-    if (isError) noteError(frame.toString());
-    else recordAck(pending.started);
-    onAnswered?.(conn);
+    answered(conn, id, isError, frame);
     return;
   }
   if (conn.settle) {
@@ -185,15 +172,20 @@ function onSocketIoFrame(conn: Conn, frame: Buffer): void {
       conn.settle?.(isError ? new Error(frame.toString().slice(0, 300)) : null);
       return;
     }
-    const pending = conn.pending.get(id);
-    if (!pending) return;
-    conn.pending.delete(id);
-    if (isError) noteError(frame.toString());
-    else recordAck(pending.started);
-    onAnswered?.(conn);
+    answered(conn, id, isError, frame);
     return;
   }
   if (type === 0x32) recordDelivery(conn, frame);
+}
+
+/** The answer to publish `id`, either system's: an ack timed from its send, or an error noted; then the loop goes on. */
+function answered(conn: Conn, id: number, isError: boolean, frame: Buffer): void {
+  const pending = conn.pending.get(id);
+  if (!pending) return;
+  conn.pending.delete(id);
+  if (isError) noteError(frame.toString());
+  else recordAck(pending.started);
+  onAnswered?.(conn);
 }
 
 function flush(conn: Conn): void {
@@ -230,7 +222,7 @@ function publish(conn: Conn, sentAt: number, bytes: number, ephemeral: boolean):
   }
 }
 
-function open(system: ChannelSystem, spec: ConnectionSpec): Promise<Conn> {
+function open(system: ipc.ChannelSystem, spec: ipc.ConnectionSpec): Promise<Conn> {
   return new Promise((resolve, reject) => {
     const target =
       system === "plauder"
@@ -314,7 +306,7 @@ function subscribeLater(conn: Conn): Promise<void> {
   });
 }
 
-async function subscribeAll(concurrency: number): Promise<SubscribeResult> {
+async function subscribeAll(concurrency: number): Promise<ipc.SubscribeResult> {
   const started = performance.now();
   let failed = 0;
   let error: string | null = null;
@@ -335,14 +327,14 @@ async function subscribeAll(concurrency: number): Promise<SubscribeResult> {
   return { type: "subscribed", ok: list.length - failed, failed, firstError: error, ms: performance.now() - started };
 }
 
-async function connect(command: Extract<LoadCommand, { type: "connect" }>): Promise<ConnectResult> {
+async function connect(command: Extract<ipc.LoadCommand, { type: "connect" }>): Promise<ipc.ConnectResult> {
   const started = performance.now();
   let failed = 0;
   let error: string | null = null;
   let next = 0;
   const worker = async () => {
     while (next < command.connections.length) {
-      const spec = command.connections[next++] as ConnectionSpec;
+      const spec = command.connections[next++] as ipc.ConnectionSpec;
       try {
         conns.push(await open(command.system, spec));
       } catch (cause) {
@@ -388,7 +380,7 @@ async function drain(): Promise<number> {
   return open();
 }
 
-function result(seconds: number, cpu: number, maxLagMs: number, unanswered: number): PublishResult {
+function result(seconds: number, cpu: number, maxLagMs: number, unanswered: number): ipc.PublishResult {
   return {
     type: "published",
     acks: ackCount,
@@ -405,7 +397,7 @@ function result(seconds: number, cpu: number, maxLagMs: number, unanswered: numb
 }
 
 /** Closed loop: every publisher keeps `depth` publishes in flight; an answer sends the next. */
-async function closedLoop(command: Extract<LoadCommand, { type: "closed" }>): Promise<PublishResult> {
+async function closedLoop(command: Extract<ipc.LoadCommand, { type: "closed" }>): Promise<ipc.PublishResult> {
   let running = true;
   onAnswered = (conn) => {
     if (running) publish(conn, nowMs(), command.bytes, command.ephemeral);
@@ -428,7 +420,7 @@ async function closedLoop(command: Extract<LoadCommand, { type: "closed" }>): Pr
 }
 
 /** Open loop: `rate` publishes per second on a fixed schedule across the publishers, whatever the answers do. */
-async function openLoop(command: Extract<LoadCommand, { type: "open" }>): Promise<PublishResult> {
+async function openLoop(command: Extract<ipc.LoadCommand, { type: "open" }>): Promise<ipc.PublishResult> {
   const active = publishers();
   if (active.length === 0) throw new Error("no publisher connections");
   const interval = 1000 / command.rate;
@@ -461,7 +453,7 @@ async function openLoop(command: Extract<LoadCommand, { type: "open" }>): Promis
   return snapshot;
 }
 
-function report(): DeliveryReport {
+function report(): ipc.DeliveryReport {
   return {
     type: "report",
     connections: conns.filter((c) => c.ws.readyState === WebSocket.OPEN).length,
@@ -474,7 +466,7 @@ function report(): DeliveryReport {
   };
 }
 
-async function handle(command: LoadCommand): Promise<object> {
+async function handle(command: ipc.LoadCommand): Promise<object> {
   switch (command.type) {
     case "connect":
       return connect(command);
@@ -499,7 +491,7 @@ async function handle(command: LoadCommand): Promise<object> {
   }
 }
 
-process.on("message", (command: LoadCommand) => {
+process.on("message", (command: ipc.LoadCommand) => {
   handle(command).then(
     (answer) => process.send?.(answer),
     (error: Error) => process.send?.({ type: "failed", message: error.message }),

@@ -323,6 +323,33 @@ async function probeRoundTrips(ms: number): Promise<NonNullable<Throughput["prob
   };
 }
 
+/** A publish window as a scenario gives it: the run's payload, and its warm-up and length unless set. */
+type PublishWindow = (
+  | Omit<Extract<LoadCommand, { type: "closed" }>, "bytes" | "warmupSeconds" | "seconds">
+  | Omit<Extract<LoadCommand, { type: "open" }>, "bytes" | "warmupSeconds" | "seconds">
+) & { warmupSeconds?: number; seconds?: number };
+
+/**
+ * One measured publish window on every publisher (see publishOnAll), its results combined under
+ * `label`; with the CPU figures and what the `watchers` received meanwhile.
+ */
+async function measure(
+  servers: Servers,
+  publishers: Child[],
+  label: string,
+  window: PublishWindow,
+  watchers: Child[] = [],
+): Promise<{ t: Throughput; cpu: CpuWindow; deliveries: DeliveryReport[] }> {
+  const command: LoadCommand = {
+    warmupSeconds: config.warmupSeconds,
+    seconds: config.seconds,
+    bytes: payloadBytes,
+    ...window,
+  };
+  const { results, cpu, deliveries, probe } = await publishOnAll(servers, publishers, command, watchers);
+  return { t: combine(results, cpu, label, probe), cpu, deliveries };
+}
+
 function combine(
   results: PublishResult[],
   cpu: CpuWindow,
@@ -451,19 +478,8 @@ async function publishThroughput(servers: Servers): Promise<void> {
       for (const depth of config.depths) {
         const label = `${kind}, closed loop, ${depth} in flight per connection`;
         const t = await leastDisturbed(label, async () => {
-          const {
-            results: parts,
-            cpu,
-            probe,
-          } = await publishOnAll(servers, publishers, {
-            type: "closed",
-            depth,
-            warmupSeconds: config.warmupSeconds,
-            seconds: config.seconds,
-            ephemeral,
-            bytes: payloadBytes,
-          });
-          const measured = { ...combine(parts, cpu, label, probe), depth, connections: layout.stride };
+          const { t: throughput } = await measure(servers, publishers, label, { type: "closed", depth, ephemeral });
+          const measured = { ...throughput, depth, connections: layout.stride };
           failOnErrors(measured);
           return measured;
         });
@@ -474,19 +490,9 @@ async function publishThroughput(servers: Servers): Promise<void> {
       const rate = best / 2;
       const label = `${kind}, open loop at half the best closed-loop rate (${Math.round(rate)}/s)`;
       const t = await leastDisturbed(label, async () => {
-        const {
-          results: parts,
-          cpu,
-          probe,
-        } = await publishOnAll(servers, publishers, {
-          type: "open",
-          rate: rate / publishers.length,
-          warmupSeconds: config.warmupSeconds,
-          seconds: config.seconds,
-          ephemeral,
-          bytes: payloadBytes,
-        });
-        const measured = { ...combine(parts, cpu, label, probe), depth: 0, connections: layout.stride, offered: rate };
+        const window = { type: "open", rate: rate / publishers.length, ephemeral } as const;
+        const { t: throughput } = await measure(servers, publishers, label, window);
+        const measured = { ...throughput, depth: 0, connections: layout.stride, offered: rate };
         failOnErrors(measured);
         return measured;
       });
@@ -530,19 +536,8 @@ async function inOrder(servers: Servers): Promise<void> {
     }
     await Promise.all(loads.map((load, i) => connect(load, "plauder", publisherSpecsPerLoad[i] as ConnectionSpec[])));
     await Promise.all(loads.map((load) => request(load, { type: "reset" }, "reset", 10_000)));
-    const {
-      results: parts,
-      cpu,
-      probe,
-    } = await publishOnAll(servers, loads, {
-      type: "closed",
-      depth: config.orderDepth,
-      warmupSeconds: config.warmupSeconds,
-      seconds: config.seconds,
-      ephemeral: false,
-      bytes: payloadBytes,
-    });
-    const t = combine(parts, cpu, "one room, durable, closed loop", probe);
+    const window = { type: "closed", depth: config.orderDepth, ephemeral: false } as const;
+    const { t } = await measure(servers, loads, "one room, durable, closed loop", window);
     failOnErrors(t);
     // Every publish ever made in the room, warm-up included, must reach both subscribers in order.
     const [head] = await db.db.select().from(channelHeads).where(eq(channelHeads.channel, room.channel));
@@ -671,6 +666,23 @@ async function measureMemory(server: Child): Promise<Memory> {
   return memory;
 }
 
+/** A connection to the one server of the memory scenarios, subscribed to nothing until told to join person `u`'s rooms. */
+function subscribingLater(servers: Servers, u: number): ConnectionSpec {
+  return {
+    url: servers.urls[0] as string,
+    token: user(u).token,
+    subscribe: [],
+    publish: [],
+    later: layout.roomsOf(u).map((room) => room.channel),
+  };
+}
+
+/** Tells every load process to subscribe its connections to their `later` channels; their answers. */
+function subscribeLater(loads: Child[], timeoutMs: number): Promise<SubscribeResult[]> {
+  const command = { type: "subscribe", concurrency: 32 } satisfies LoadCommand;
+  return Promise.all(loads.map((l) => request<SubscribeResult>(l, command, "subscribed", timeoutMs)));
+}
+
 /** 5: one instance, N connections subscribed to nothing, then each to its person's rooms. */
 async function memoryPerSubscription(): Promise<void> {
   const servers = await startServers("plauder", 1);
@@ -681,30 +693,15 @@ async function memoryPerSubscription(): Promise<void> {
     const specs: ConnectionSpec[][] = [[], []];
     let connections = 0;
     for (let c = 0; c < config.memoryConnectionsPerUser; c++) {
-      layout.users.forEach((person, u) => {
-        (specs[connections % 2] as ConnectionSpec[]).push({
-          url: servers.urls[0] as string,
-          token: person.token,
-          subscribe: [],
-          publish: [],
-          later: layout.roomsOf(u).map((room) => room.channel),
-        });
+      for (let u = 0; u < layout.users.length; u++) {
+        (specs[connections % 2] as ConnectionSpec[]).push(subscribingLater(servers, u));
         connections++;
-      });
+      }
     }
     const connected = await Promise.all(loads.map((l, i) => connect(l, "plauder", specs[i] as ConnectionSpec[])));
     const idle = await measureMemory(server);
     log(`memory: ${connections} connections subscribed to nothing, heap ${(idle.heapUsed / 2 ** 20).toFixed(1)} MB`);
-    const subscribed = await Promise.all(
-      loads.map((l) =>
-        request<SubscribeResult>(
-          l,
-          { type: "subscribe", concurrency: 32 } satisfies LoadCommand,
-          "subscribed",
-          600_000,
-        ),
-      ),
-    );
+    const subscribed = await subscribeLater(loads, 600_000);
     const failed = subscribed.reduce((sum, s) => sum + s.failed, 0);
     if (failed > 0) throw new Error(`memory: ${failed} connections could not subscribe: ${subscribed[0]?.firstError}`);
     // Read again and again for a while (each reading after a forced collection): memory that is
@@ -768,30 +765,13 @@ async function heapBreakdown(): Promise<void> {
   const loads = await startLoad(2);
   try {
     const specs: ConnectionSpec[][] = [[], []];
-    for (let u = 0; u < count; u++) {
-      (specs[u % 2] as ConnectionSpec[]).push({
-        url: servers.urls[0] as string,
-        token: user(u).token,
-        subscribe: [],
-        publish: [],
-        later: layout.roomsOf(u).map((room) => room.channel),
-      });
-    }
+    for (let u = 0; u < count; u++) (specs[u % 2] as ConnectionSpec[]).push(subscribingLater(servers, u));
     await Promise.all(loads.map((l, i) => connect(l, "plauder", specs[i] as ConnectionSpec[])));
     await sleep(1_000);
     const snapshot = (name: string) =>
       request<{ path: string }>(server, { type: "heap-snapshot", path: join(dir, name) }, "heap-snapshot", 120_000);
     const before = await snapshot("idle.heapsnapshot");
-    const subscribed = await Promise.all(
-      loads.map((l) =>
-        request<SubscribeResult>(
-          l,
-          { type: "subscribe", concurrency: 32 } satisfies LoadCommand,
-          "subscribed",
-          300_000,
-        ),
-      ),
-    );
+    const subscribed = await subscribeLater(loads, 300_000);
     if (subscribed.some((s) => s.failed > 0)) throw new Error(`heap breakdown: ${subscribed[0]?.firstError}`);
     await sleep(1_000);
     const after = await snapshot("subscribed.heapsnapshot");
@@ -826,25 +806,8 @@ async function compareOnce(system: CompareSystem, round: number): Promise<Compar
     );
     const pubSpecs = publisherSpecs(servers);
     await Promise.all(publishers.map((p, i) => connect(p, protocol, pubSpecs[i] as ConnectionSpec[])));
-    const {
-      results: parts,
-      cpu,
-      deliveries,
-      probe,
-    } = await publishOnAll(
-      servers,
-      publishers,
-      {
-        type: "closed",
-        depth: config.compareDepth,
-        warmupSeconds: config.warmupSeconds,
-        seconds: config.seconds,
-        ephemeral: system === "plauder-ephemeral",
-        bytes: payloadBytes,
-      },
-      subscribers,
-    );
-    const t = combine(parts, cpu, `${system} round ${round}`, probe);
+    const window = { type: "closed", depth: config.compareDepth, ephemeral: system === "plauder-ephemeral" } as const;
+    const { t, deliveries } = await measure(servers, publishers, `${system} round ${round}`, window, subscribers);
     failOnErrors(t);
     const received = deliveries.reduce((sum, d) => sum + d.received, 0);
     const run: CompareRun = {
@@ -893,19 +856,8 @@ async function profilePass(): Promise<void> {
     try {
       await Promise.all(publishers.map((p, i) => connect(p, "plauder", specs[i] as ConnectionSpec[])));
       const depth = Math.max(...config.depths);
-      const {
-        results: parts,
-        cpu,
-        probe,
-      } = await publishOnAll(servers, publishers, {
-        type: "closed",
-        depth,
-        warmupSeconds: 1,
-        seconds: config.profileSeconds,
-        ephemeral,
-        bytes: payloadBytes,
-      });
-      const t = combine(parts, cpu, `profiled ${ephemeral ? "ephemeral" : "durable"}`, probe);
+      const window = { type: "closed", depth, warmupSeconds: 1, seconds: config.profileSeconds, ephemeral } as const;
+      const { t, cpu } = await measure(servers, publishers, `profiled ${ephemeral ? "ephemeral" : "durable"}`, window);
       log(`${t.label}: ${describe(t)}`);
       await releaseLoad(publishers);
       await stopAll(servers.children);

@@ -9,12 +9,11 @@
  *   subscriber connection received (counted where ioredis emits them, so the figure is what Redis
  *   sent this process, whichever code then handles it).
  */
-import { createServer } from "node:http";
 import { writeHeapSnapshot } from "node:v8";
 import { getChannelRegistry } from "@plauder/api";
-import { createRealtimeServer, realtimeOptionsFrom } from "@plauder/api/server";
 import { getEnv } from "@plauder/runtime";
 import { Redis } from "ioredis";
+import { servePlauder } from "./plauder-http";
 
 const env = getEnv();
 const channelTopicMark = `${env.REDIS_KEY_PREFIX}{ch:`;
@@ -32,13 +31,7 @@ Redis.prototype.emit = function countingEmit(this: Redis, event: string | symbol
   return emit.call(this, event, ...args);
 };
 
-const realtime = createRealtimeServer(realtimeOptionsFrom(env));
-const http = createServer((_req, res) => res.writeHead(404).end());
-http.on("upgrade", (req, socket, head) => {
-  if (req.url?.startsWith("/api/trpc-ws")) void realtime.handleUpgrade(req, socket, head);
-  else socket.destroy();
-});
-http.listen(env.PORT, "127.0.0.1", () => process.send?.({ type: "ready" }));
+servePlauder(env);
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -72,5 +65,3 @@ process.on("message", (message: { type?: string; topic?: string; path?: string }
     });
   }
 });
-
-process.on("SIGTERM", () => process.exit(0));

@@ -8,11 +8,8 @@
  * What it does not do, and Plauder does: check room membership (on join or publish), rate-limit
  * publishers, give publications an order or an offset, store them, or replay them on resume.
  */
-import { createServer } from "node:http";
 import { readAccessToken } from "@plauder/auth";
-import { createAdapter } from "@socket.io/redis-adapter";
-import { Redis } from "ioredis";
-import { Server } from "socket.io";
+import { socketIoServer } from "./socketio-server";
 
 const port = Number(process.env.PORT);
 const redisUrl = process.env.REDIS_URL as string;
@@ -21,14 +18,7 @@ const maxText = 4_096;
 
 type User = { id: string; name: string };
 
-const http = createServer();
-const io = new Server(http, {
-  transports: ["websocket"],
-  perMessageDeflate: false,
-  maxHttpBufferSize: 65_536,
-  serveClient: false,
-});
-io.adapter(createAdapter(new Redis(redisUrl), new Redis(redisUrl), { key }));
+const { http, io } = socketIoServer(redisUrl, key);
 
 io.use((socket, next) => {
   const token = (socket.handshake.auth as { token?: unknown }).token;

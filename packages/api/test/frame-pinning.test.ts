@@ -1,15 +1,14 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { createTRPCClient, createWSClient, TRPCClientError, wsLink } from "@trpc/client";
 import { initTRPC, TRPCError, tracked } from "@trpc/server";
 import { applyWSSHandler } from "@trpc/server/adapters/ws";
 import type { TRPCRequestInfo } from "@trpc/server/http";
 import { observable } from "@trpc/server/observable";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import WebSocket, { WebSocketServer } from "ws";
+import WebSocket from "ws";
 import { z } from "zod";
 import type { Context } from "../src/context";
 import { SocketProtocol } from "../src/server/socket-protocol";
+import { listen, serveProtocol, until } from "./support/ws-server";
 
 /*
  * The same router behind tRPC's stock adapter (`applyWSSHandler`) and behind our SocketProtocol,
@@ -127,28 +126,6 @@ type Mount = {
   close(): void;
 };
 
-async function listen(
-  onUpgrade: (wss: WebSocketServer, req: Parameters<WebSocketServer["handleUpgrade"]>[0], ws: WebSocket) => void,
-) {
-  const wss = new WebSocketServer({ noServer: true });
-  const sockets = new Set<WebSocket>();
-  const server: Server = createServer((_req, res) => res.end());
-  server.on("upgrade", (req, socket, head) =>
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      sockets.add(ws);
-      ws.once("close", () => sockets.delete(ws));
-      onUpgrade(wss, req, ws);
-    }),
-  );
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-  const close = () => {
-    for (const socket of sockets) socket.terminate();
-    server.close();
-  };
-  return { wss, sockets, url, close };
-}
-
 async function mountStock(): Promise<Mount> {
   const { wss, sockets, url, close } = await listen((wss, req, ws) => wss.emit("connection", ws, req));
   const handler = applyWSSHandler({
@@ -170,9 +147,7 @@ async function mountOurs(): Promise<Mount> {
     maxBuffered: 1_048_576,
     onSlowConsumer: (socket) => socket.close(1013, "Slow consumer"),
   });
-  const { sockets, url, close } = await listen((_wss, req, ws) =>
-    protocol.accept(ws, new URL(req.url ?? "/", "http://x").searchParams.get("connectionParams") === "1"),
-  );
+  const { sockets, url, close } = await serveProtocol(protocol);
   return { url, sockets, close, broadcastReconnectNotification: () => protocol.broadcastReconnectNotification() };
 }
 
@@ -189,14 +164,6 @@ afterAll(() => {
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => boolean, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("Timed out waiting for a condition");
-    await sleep(5);
-  }
-}
 
 /**
  * What one side of a scenario saw, in order: `> frame` sent, `< frame` received (exact text),

@@ -4,11 +4,11 @@ import type { AddressInfo } from "node:net";
 import { issueAccessToken } from "@plauder/auth";
 import { openDatabase, setDatabase } from "@plauder/db";
 import { migrateDatabase } from "@plauder/db/migrate";
-import { createTRPCClient, createWSClient, wsLink } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import type { AppRouter } from "../src/index";
+import { type AppRouter, appRouter } from "../src/index";
 import { createRealtimeServer, type RealtimeServer } from "../src/server/index";
+import { wsLinkClient } from "./support/ws-server";
 
 const origin = "http://app.test";
 let server: Server;
@@ -21,6 +21,7 @@ beforeAll(async () => {
   await migrateDatabase(database);
   setDatabase(database);
   realtime = createRealtimeServer({
+    router: appRouter,
     allowedOrigins: [origin],
     maxPayload: 1024,
     maxConnections: 3,
@@ -44,16 +45,7 @@ afterAll(async () => {
   server.close();
 });
 
-function typedClient(token?: string) {
-  const wsClient = createWSClient({
-    url,
-    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
-    connectionParams: token === undefined ? undefined : { token },
-    retryDelayMs: () => 60_000,
-  });
-  const client = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient })] });
-  return { client, close: () => wsClient.close() };
-}
+const typedClient = (token?: string) => wsLinkClient<AppRouter>(url, token);
 
 /** Opens a raw socket and resolves with the handshake outcome: the open socket, or the HTTP status. */
 function rawConnect(headers: Record<string, string> = {}): Promise<{ socket?: WebSocket; status?: number }> {

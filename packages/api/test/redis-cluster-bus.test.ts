@@ -50,6 +50,15 @@ async function shardSubscribers(channel: string): Promise<number> {
 }
 
 /** Records what a bus delivers for the given topics. */
+/** Waits until every one of `channels` has `count` subscribers on the master that owns it. */
+function subscribedOnShards(what: string, channels: string[], count: number, timeoutMs = 5_000): Promise<number> {
+  return eventually(
+    what,
+    async () => (await Promise.all(channels.map(shardSubscribers))).every((n) => n === count),
+    timeoutMs,
+  );
+}
+
 function listen(bus: Bus, topics: string[]) {
   const received = new Map<string, string[]>(topics.map((t) => [t, []]));
   const stops = topics.map((t) => bus.subscribe(t, (payload) => received.get(t)?.push(payload)));
@@ -106,11 +115,7 @@ describe("Redis Cluster bus (sharded pub/sub)", () => {
     const atB = listen(b, topics);
     try {
       // Each instance holds one subscription per topic on the owning master.
-      await eventually(
-        "both instances subscribed",
-        async () => (await Promise.all(topics.map(shardSubscribers))).every((n) => n === 2),
-        5_000,
-      );
+      await subscribedOnShards("both instances subscribed", topics, 2);
       await Promise.all(topics.flatMap((t) => [a.publish(t, `from a to ${t}`), b.publish(t, `from b to ${t}`)]));
       const all = (r: Map<string, string[]>) => [...r.values()].every((list) => list.length >= 2);
       await eventually("every message at both instances", () => all(atA.received) && all(atB.received), 5_000);
@@ -123,11 +128,7 @@ describe("Redis Cluster bus (sharded pub/sub)", () => {
       atA.stop();
       atB.stop();
     }
-    await eventually(
-      "no subscriptions left",
-      async () => (await Promise.all(topics.map(shardSubscribers))).every((n) => n === 0),
-      5_000,
-    );
+    await subscribedOnShards("no subscriptions left", topics, 0);
     expect(a.handlerCount()).toBe(0);
     expect(b.handlerCount()).toBe(0);
   });
@@ -163,11 +164,7 @@ describe("Redis Cluster bus (sharded pub/sub)", () => {
     expect(burstTopics).toHaveLength(3);
     const atB = listen(b, burstTopics);
     try {
-      await eventually(
-        "b subscribed",
-        async () => (await Promise.all(burstTopics.map(shardSubscribers))).every((n) => n === 1),
-        5_000,
-      );
+      await subscribedOnShards("b subscribed", burstTopics, 1);
       const count = 1_000;
       const started = performance.now();
       const sends: Promise<void>[] = [];
@@ -226,11 +223,7 @@ describe("Redis Cluster bus (sharded pub/sub)", () => {
     const onVictim = rooms.filter((t) => nodeOwning(t) === victim).slice(0, 3);
     const atA = listen(a, onVictim);
     try {
-      await eventually(
-        "a subscribed",
-        async () => (await Promise.all(onVictim.map(shardSubscribers))).every((n) => n === 1),
-        5_000,
-      );
+      await subscribedOnShards("a subscribed", onVictim, 1);
       const seen = states.a.length;
       const started = performance.now();
       expect(Number(await victim.admin.call("CLIENT", "KILL", "TYPE", "pubsub"))).toBeGreaterThanOrEqual(1);
@@ -257,11 +250,7 @@ describe("Redis Cluster bus (sharded pub/sub)", () => {
     const atA = listen(a, watched);
     const atB = listen(b, watched);
     try {
-      await eventually(
-        "both subscribed",
-        async () => (await Promise.all(watched.map(shardSubscribers))).every((n) => n === 2),
-        5_000,
-      );
+      await subscribedOnShards("both subscribed", watched, 2);
       const seen = { a: states.a.length, b: states.b.length };
 
       const killed = performance.now();

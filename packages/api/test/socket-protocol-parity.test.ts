@@ -1,15 +1,13 @@
 import { EventEmitter, on } from "node:events";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { createTRPCClient, createWSClient, wsLink } from "@trpc/client";
 import { initTRPC, TRPCError } from "@trpc/server";
 import { observable } from "@trpc/server/observable";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import WebSocket, { WebSocketServer } from "ws";
+import type WebSocket from "ws";
 import type { Context } from "../src/context";
 import { type ProtocolFailure, SocketProtocol, type SocketProtocolOptions } from "../src/server/socket-protocol";
+import { rawSocket as rawClient, serveProtocol, until, wsLinkClient } from "./support/ws-server";
 
 /*
  * Where SocketProtocol does what tRPC's adapter does and once did not (tRPC's own WebSocket tests
@@ -94,46 +92,13 @@ async function serve(options: Partial<SocketProtocolOptions> = {}) {
     onError: (failure) => failures.push(failure),
     ...options,
   });
-  const wss = new WebSocketServer({ noServer: true });
-  const sockets = new Set<WebSocket>();
-  const server = createServer((_req, res) => res.end());
-  server.on("upgrade", (req, socket, head) =>
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      sockets.add(ws);
-      ws.once("close", () => sockets.delete(ws));
-      protocol.accept(ws, new URL(req.url ?? "/", "http://x").searchParams.get("connectionParams") === "1");
-    }),
-  );
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  closers.push(() => {
-    for (const socket of sockets) socket.terminate();
-    server.close();
-  });
-  return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`, protocol, failures, sockets };
+  const { url, sockets, close } = await serveProtocol(protocol);
+  closers.push(close);
+  return { url, protocol, failures, sockets };
 }
 
-async function until(condition: () => boolean, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("Timed out waiting for a condition");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-/** A raw socket that collects the frames it receives, as text. */
-async function rawSocket(url: string) {
-  const socket = new WebSocket(url);
-  const frames: string[] = [];
-  socket.on("message", (data) => frames.push(data.toString()));
-  const closed = new Promise<number>((resolve) => socket.once("close", (code) => resolve(code)));
-  await new Promise((resolve) => socket.once("open", resolve));
-  clientClosers.push(() => socket.terminate());
-  const received = async (count: number) => {
-    await until(() => frames.length >= count);
-    return frames.slice(0, count);
-  };
-  return { socket, frames, closed, received };
-}
+/** A raw socket that keeps the frames it receives as text: the frames' exact text is what is compared here. */
+const rawSocket = (url: string) => rawClient(url, (text) => text, clientClosers);
 
 const subscribe = (id: number, path: string) => JSON.stringify({ id, method: "subscription", params: { path } });
 const query = (id: number, path: string) => JSON.stringify({ id, method: "query", params: { path } });
@@ -191,14 +156,8 @@ describe("subscriptions that return an observable", () => {
 
   it("work through tRPC's own wsLink", async () => {
     const { url } = await serve();
-    const wsClient = createWSClient({
-      url,
-      WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
-      retryDelayMs: () => 60_000,
-      keepAlive: { enabled: false },
-    });
-    clientClosers.push(() => wsClient.close());
-    const client = createTRPCClient<typeof router>({ links: [wsLink({ client: wsClient })] });
+    const { client, close } = wsLinkClient<typeof router>(url, undefined, { keepAlive: { enabled: false } });
+    clientClosers.push(close);
     const seen: number[] = [];
     await new Promise<void>((resolve, reject) => {
       client.counted.subscribe(undefined, { onData: (n) => seen.push(n), onComplete: resolve, onError: reject });

@@ -1,13 +1,11 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { createTRPCClient, createWSClient, wsLink } from "@trpc/client";
 import { initTRPC, TRPCError, tracked } from "@trpc/server";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import WebSocket, { WebSocketServer } from "ws";
+import WebSocket from "ws";
 import { z } from "zod";
 import type { Context } from "../src/context";
 import { type DetachedSubscription, SubscriptionHandover } from "../src/server/handover";
 import { maxCallsPerFrame, type ProtocolFailure, SocketProtocol } from "../src/server/socket-protocol";
+import { type Listening, rawSocket as rawClient, serveProtocol, until, wsLinkClient } from "./support/ws-server";
 
 // A router of its own, so each protocol rule is visible in one place; the app's router runs over the
 // same protocol in the realtime-server and web integration tests.
@@ -66,15 +64,13 @@ const router = t.router({
   }),
 });
 
-let server: Server;
+let served: Listening;
 let protocol: SocketProtocol;
 let url: string;
 const failures: ProtocolFailure[] = [];
 const setupFailures: string[] = [];
-const sockets = new Set<WebSocket>();
 
 beforeAll(async () => {
-  const wss = new WebSocketServer({ noServer: true });
   protocol = new SocketProtocol({
     router,
     maxSubscriptions: 3,
@@ -99,22 +95,13 @@ beforeAll(async () => {
     onError: (failure) => failures.push(failure),
   });
   protocol.startHeartbeat(200, 100);
-  server = createServer((_req, res) => res.end());
-  server.on("upgrade", (req, socket, head) =>
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      sockets.add(ws);
-      ws.once("close", () => sockets.delete(ws));
-      protocol.accept(ws, new URL(req.url ?? "/", "http://x").searchParams.get("connectionParams") === "1");
-    }),
-  );
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  served = await serveProtocol(protocol);
+  url = served.url;
 });
 
 afterAll(() => {
   protocol.stopHeartbeat();
-  for (const socket of sockets) socket.terminate();
-  server.close();
+  served.close();
 });
 
 const clients: Array<() => void> = [];
@@ -123,46 +110,13 @@ afterEach(() => {
 });
 
 function typedClient(token?: string) {
-  const wsClient = createWSClient({
-    url,
-    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
-    connectionParams: token === undefined ? undefined : { token },
-    retryDelayMs: () => 60_000,
-    keepAlive: { enabled: false },
-  });
-  clients.push(() => wsClient.close());
-  return createTRPCClient<typeof router>({ links: [wsLink({ client: wsClient })] });
+  const { client, close } = wsLinkClient<typeof router>(url, token, { keepAlive: { enabled: false } });
+  clients.push(close);
+  return client;
 }
 
-/** A raw socket that collects every frame it receives and answers the heartbeat like wsLink. */
-async function rawSocket(query = "") {
-  const socket = new WebSocket(url + query);
-  const frames: unknown[] = [];
-  const texts: string[] = [];
-  socket.on("message", (data) => {
-    const text = data.toString();
-    texts.push(text);
-    if (text === "PING") socket.send("PONG");
-    else if (text !== "PONG") frames.push(JSON.parse(text));
-  });
-  const closed = new Promise<number>((resolve) => socket.once("close", (code) => resolve(code)));
-  await new Promise((resolve) => socket.once("open", resolve));
-  clients.push(() => socket.terminate());
-  /** Resolves once `count` frames (not counting heartbeats) have arrived. */
-  const received = async (count: number) => {
-    await until(() => frames.length >= count);
-    return frames.slice(0, count);
-  };
-  return { socket, frames, texts, closed, received };
-}
-
-async function until(condition: () => boolean, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("Timed out waiting for a condition");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+/** A raw socket that keeps every frame it receives, parsed, and answers the heartbeat like wsLink. */
+const rawSocket = (query = "") => rawClient(url + query, (text): unknown => JSON.parse(text), clients);
 
 const subscribe = (id: number | string, path: string, input?: unknown, lastEventId?: string) =>
   JSON.stringify({ id, method: "subscription", params: { path, input, lastEventId } });
@@ -230,7 +184,7 @@ describe("the wire, from a raw socket", () => {
     const errors = frames.filter((f) => f.error);
     expect(errors.map((f) => f.error?.data.code)).toEqual(["BAD_REQUEST"]);
     expect(frames).toContainEqual({ id: 7, result: { type: "data", data: "first" } });
-    expect(protocol.subscriptionCount([...sockets].at(-1) as WebSocket)).toBe(1);
+    expect(protocol.subscriptionCount([...served.sockets].at(-1) as WebSocket)).toBe(1);
   });
 
   it("holds at most maxSubscriptions per connection, and frees a place when one stops", async () => {
@@ -269,7 +223,7 @@ describe("the wire, from a raw socket", () => {
     expect(await raw.received(1)).toEqual([{ id: 1, result: { type: "stopped" } }]);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(raw.frames).toHaveLength(1);
-    expect(protocol.subscriptionCount([...sockets].at(-1) as WebSocket)).toBe(0);
+    expect(protocol.subscriptionCount([...served.sockets].at(-1) as WebSocket)).toBe(0);
   });
 
   it("lets a new subscription reuse the id of a stopped one that failed later", async () => {
@@ -284,7 +238,7 @@ describe("the wire, from a raw socket", () => {
       { id: 1, result: { type: "started" } },
       { id: 1, result: { type: "data", data: "first" } },
     ]);
-    expect(protocol.subscriptionCount([...sockets].at(-1) as WebSocket)).toBe(1);
+    expect(protocol.subscriptionCount([...served.sockets].at(-1) as WebSocket)).toBe(1);
   });
 
   it("refuses a frame of more than maxCallsPerFrame calls whole, running none, and answers each call by its id", async () => {
@@ -384,7 +338,7 @@ describe("handover", () => {
     expect(handovers.attached.slice(before.attached)).toEqual(['{"id":"h1","jsonrpc":"2.0"']);
     // The handover itself is never sent.
     expect(raw.frames).toHaveLength(2);
-    const socket = [...sockets].at(-1) as WebSocket;
+    const socket = [...served.sockets].at(-1) as WebSocket;
     expect(protocol.subscriptionCount(socket)).toBe(1);
 
     raw.socket.send(JSON.stringify({ id: "h1", method: "subscription.stop" }));

@@ -95,6 +95,14 @@ async function newRoom(name: string, ...members: Account[]) {
   return room;
 }
 
+/** A new room of Anna's with Bert in it, and Bert's subscription to it once its first history page is in. */
+async function watchedByBert(name: string) {
+  const room = await newRoom(name, bert);
+  const bertSees = watch(bertsClient, room.channel);
+  await until(() => bertSees.recoveries.length === 1, "the subscription");
+  return { room, bertSees };
+}
+
 const publish = (channel: string, text: string, ephemeral?: boolean) =>
   annasClient.api.channels.publish.mutate(ephemeral ? { channel, text, ephemeral } : { channel, text });
 
@@ -141,9 +149,7 @@ describe("subscribeChannel", () => {
   });
 
   it("replays a short gap without reloading, and pages back through the history after a long one", async () => {
-    const room = await newRoom("Lesekreis", bert);
-    const first = watch(bertsClient, room.channel);
-    await until(() => first.recoveries.length === 1, "the subscription");
+    const { room, bertSees: first } = await watchedByBert("Lesekreis");
     await publish(room.channel, "d1");
     await publish(room.channel, "d2");
     await until(() => first.count() === 2, "two publications");
@@ -181,9 +187,7 @@ describe("subscribeChannel", () => {
   });
 
   it("reloads when the server loses the ephemeral log while live, and follows its new epoch", async () => {
-    const room = await newRoom("Tippen", bert);
-    const bertSees = watch(bertsClient, room.channel);
-    await until(() => bertSees.recoveries.length === 1, "the subscription");
+    const { room, bertSees } = await watchedByBert("Tippen");
     await publish(room.channel, "gespeichert");
     await publish(room.channel, "tippt…", true);
     await until(() => bertSees.count() === 2, "both publications");

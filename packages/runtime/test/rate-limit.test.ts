@@ -27,6 +27,13 @@ const limiters: Array<[string, () => RateLimiter, (ms: number) => Promise<void>,
 ];
 
 describe.each(limiters)("%s rate limiter", (_name, create, advance, windowSeconds) => {
+  /** A new limiter that has already counted `times` hits of `key`. */
+  const afterHits = async (key: string, times: number) => {
+    const limiter = create();
+    for (let i = 0; i < times; i++) await limiter.hit(key);
+    return limiter;
+  };
+
   it("allows the limit, refuses the next hit with a retry time, and opens again after the window", async () => {
     const limiter = create();
     for (let i = 0; i < 3; i++) expect((await limiter.hit("k")).allowed).toBe(true);
@@ -39,8 +46,7 @@ describe.each(limiters)("%s rate limiter", (_name, create, advance, windowSecond
   });
 
   it("forgets a key on reset", async () => {
-    const limiter = create();
-    for (let i = 0; i < 4; i++) await limiter.hit("r");
+    const limiter = await afterHits("r", 4);
     await limiter.reset("r");
     expect((await limiter.hit("r")).allowed).toBe(true);
   });
@@ -65,8 +71,7 @@ describe.each(limiters)("%s rate limiter", (_name, create, advance, windowSecond
   });
 
   it("takes back one hit of the current window on undo, and never opens a window by it", async () => {
-    const limiter = create();
-    for (let i = 0; i < 3; i++) await limiter.hit("u");
+    const limiter = await afterHits("u", 3);
     await limiter.undo("u");
     // The hit taken back is free again, and only that one.
     expect((await limiter.hit("u")).allowed).toBe(true);
@@ -78,8 +83,7 @@ describe.each(limiters)("%s rate limiter", (_name, create, advance, windowSecond
   });
 
   it("reads 0 after a reset", async () => {
-    const limiter = create();
-    for (let i = 0; i < 4; i++) await limiter.hit("q");
+    const limiter = await afterHits("q", 4);
     expect(await limiter.retryAfter("q")).toBeGreaterThanOrEqual(1);
     await limiter.reset("q");
     expect(await limiter.retryAfter("q")).toBe(0);

@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { label, ProviderError, ProviderStreamError, ProviderTimeoutError, ProviderUnavailableError } from "./errors";
-import type { HttpTimeouts, ProviderKind } from "./types";
+import { defaultHttpTimeouts, type HttpTimeouts, type ProviderHealth, type ProviderKind } from "./types";
 
 /** What the shared HTTP code needs to know about the provider it speaks for. */
 export interface HttpTarget {
@@ -164,6 +164,115 @@ export async function getJson<T>(
     signal?.removeEventListener("abort", forward);
   }
 }
+
+export interface HttpApiOptions {
+  kind: ProviderKind;
+  /** The API's root, which every path is relative to; trailing slashes are dropped. */
+  baseUrl: string;
+  /** Over {@link defaultHttpTimeouts}. */
+  timeouts?: Partial<HttpTimeouts>;
+  /** Sent with every request (an API key, say). Never logged and never put into an error. */
+  headers?: Record<string, string>;
+  /** What to do when it does not answer, e.g. "Start it with `ollama serve`, or set OLLAMA_URL." */
+  startHint: string;
+  /** The provider's own error for a non-2xx answer; `model` is the one a chat asked for. */
+  errorFor(status: number, body: string, model: string | undefined): ProviderError;
+}
+
+/**
+ * One provider's HTTP API at its base URL: what the HTTP providers share (requests with their
+ * timeouts, headers and errors, streamed replies as lines, health from a probe), so that each
+ * provider's own module says only what its API looks like.
+ */
+export class HttpApi {
+  readonly kind: ProviderKind;
+  readonly baseUrl: string;
+  private readonly timeouts: HttpTimeouts;
+
+  constructor(private readonly options: HttpApiOptions) {
+    this.kind = options.kind;
+    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.timeouts = { ...defaultHttpTimeouts, ...options.timeouts };
+  }
+
+  /** POSTs `body` to `path` for a chat with `model`, and yields the streamed reply line by line. */
+  streamLines(
+    path: string,
+    body: unknown,
+    model: string,
+    signal: AbortSignal,
+  ): AsyncGenerator<string, void, undefined> {
+    return splitLines(this.kind, postStream(this.target(model), this.url(path), body, signal));
+  }
+
+  /** GETs `path` and parses the JSON answer with `schema`. */
+  getJson<T>(path: string, schema: z.ZodType<T>, signal?: AbortSignal): Promise<T> {
+    return getJson(this.target(undefined), this.url(path), schema, signal);
+  }
+
+  /**
+   * The provider's health from one probe of its API: ok, with what the probe reports and how long
+   * it took, or the reason it failed (the error's message, which says what to do).
+   */
+  async health(probe: () => Promise<string>): Promise<ProviderHealth> {
+    const started = performance.now();
+    try {
+      const detail = await probe();
+      return { ok: true, kind: this.kind, detail, latencyMs: Math.round(performance.now() - started) };
+    } catch (error) {
+      return { ok: false, kind: this.kind, reason: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  /** One streamed piece of the reply as JSON; a stream error quoting its start when it is not JSON. */
+  streamedJson(unit: StreamUnit, text: string): unknown {
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new ProviderStreamError(
+        this.kind,
+        `${label(this.kind)} sent ${article[unit]} that is not JSON: ${text.slice(0, 120)}`,
+      );
+    }
+  }
+
+  /** The stream error for the provider's own report of an error in the middle of a reply. */
+  stoppedWithError(message: string): ProviderStreamError {
+    return new ProviderStreamError(this.kind, `${label(this.kind)} stopped with an error: ${message}`);
+  }
+
+  /** The stream error for a reply that ended before `end`, the mark the provider finishes every reply with. */
+  endedBefore(end: string): ProviderStreamError {
+    return new ProviderStreamError(this.kind, `${label(this.kind)}'s reply ended before ${end}`);
+  }
+
+  /** The stream error for a streamed piece of JSON that is not of the shape the provider sends. */
+  unexpectedShape(unit: StreamUnit, text: string): ProviderStreamError {
+    return new ProviderStreamError(
+      this.kind,
+      `${label(this.kind)} sent ${article[unit]} of an unexpected shape: ${text.slice(0, 120)}`,
+    );
+  }
+
+  private url(path: string): string {
+    return `${this.baseUrl}${path}`;
+  }
+
+  private target(model: string | undefined): HttpTarget {
+    return {
+      kind: this.kind,
+      timeouts: this.timeouts,
+      headers: this.options.headers ?? {},
+      startHint: this.options.startHint,
+      errorFor: (status, body) => this.options.errorFor(status, body, model),
+    };
+  }
+}
+
+/** What a provider streams its reply in: NDJSON lines (Ollama) or server-sent events (OpenAI). */
+export type StreamUnit = "line" | "event";
+
+const article: Record<StreamUnit, string> = { line: "a line", event: "an event" };
 
 /** Splits streamed text into lines (without their `\n` or `\r\n`); a last line without a newline counts too. */
 export async function* splitLines(

@@ -1,21 +1,7 @@
 import { z } from "zod";
-import {
-  ModelNotFoundError,
-  type ProviderError,
-  ProviderRequestError,
-  ProviderStreamError,
-  ProviderUnavailableError,
-} from "./errors";
-import { errorText, getJson, type HttpTarget, postStream, splitLines } from "./http";
-import {
-  type ChatChunk,
-  type ChatProvider,
-  type ChatRequest,
-  defaultHttpTimeouts,
-  type HttpTimeouts,
-  type ModelInfo,
-  type ProviderHealth,
-} from "./types";
+import { ModelNotFoundError, type ProviderError, ProviderRequestError, ProviderUnavailableError } from "./errors";
+import { errorText, HttpApi } from "./http";
+import type { ChatChunk, ChatProvider, ChatRequest, HttpTimeouts, ModelInfo, ProviderHealth } from "./types";
 
 export const defaultOllamaUrl = "http://127.0.0.1:11434";
 
@@ -56,14 +42,12 @@ const versionAnswer = z.object({ version: z.string() });
 
 /** Ollama's native API: `/api/chat` streaming NDJSON, `/api/tags`, `/api/version`. */
 export function createOllamaProvider(options: OllamaProviderOptions = {}): ChatProvider {
-  const baseUrl = (options.baseUrl ?? defaultOllamaUrl).replace(/\/+$/, "");
-  const timeouts = { ...defaultHttpTimeouts, ...options.timeouts };
-  const target = (model?: string): HttpTarget => ({
+  const api = new HttpApi({
     kind: "ollama",
-    timeouts,
-    headers: {},
+    baseUrl: options.baseUrl ?? defaultOllamaUrl,
+    timeouts: options.timeouts,
     startHint: "Start it with `ollama serve`, or set OLLAMA_URL to where it runs.",
-    errorFor: (status, body) => ollamaError(status, body, model),
+    errorFor: ollamaError,
   });
 
   return {
@@ -85,28 +69,30 @@ export function createOllamaProvider(options: OllamaProviderOptions = {}): ChatP
       };
 
       let finished = false;
-      for await (const line of splitLines("ollama", postStream(target(model), `${baseUrl}/api/chat`, body, signal))) {
+      for await (const line of api.streamLines("/api/chat", body, model, signal)) {
         if (line.trim() === "") continue;
         if (finished) continue; // nothing follows the final line; read to the end so the connection is reused
-        const parsed = parseLine(line);
-        if ("error" in parsed) throw new ProviderStreamError("ollama", `Ollama stopped with an error: ${parsed.error}`);
-        if (!parsed.done) {
-          if (parsed.message.content !== "") yield { type: "delta", text: parsed.message.content };
+        const parsed = chatLine.safeParse(api.streamedJson("line", line));
+        if (!parsed.success) throw api.unexpectedShape("line", line);
+        const piece = parsed.data;
+        if ("error" in piece) throw api.stoppedWithError(piece.error);
+        if (!piece.done) {
+          if (piece.message.content !== "") yield { type: "delta", text: piece.message.content };
           continue;
         }
         finished = true;
         yield {
           type: "done",
-          model: parsed.model,
-          ...(parsed.prompt_eval_count !== undefined ? { promptTokens: parsed.prompt_eval_count } : {}),
-          ...(parsed.eval_count !== undefined ? { completionTokens: parsed.eval_count } : {}),
+          model: piece.model,
+          ...(piece.prompt_eval_count !== undefined ? { promptTokens: piece.prompt_eval_count } : {}),
+          ...(piece.eval_count !== undefined ? { completionTokens: piece.eval_count } : {}),
         };
       }
-      if (!finished) throw new ProviderStreamError("ollama", "Ollama's reply ended before its final line");
+      if (!finished) throw api.endedBefore("its final line");
     },
 
     async listModels(signal?: AbortSignal): Promise<ModelInfo[]> {
-      const answer = await getJson(target(), `${baseUrl}/api/tags`, tagsAnswer, signal);
+      const answer = await api.getJson("/api/tags", tagsAnswer, signal);
       return answer.models.map((entry) => ({
         name: entry.name,
         ...(entry.size !== undefined ? { sizeBytes: entry.size } : {}),
@@ -114,37 +100,15 @@ export function createOllamaProvider(options: OllamaProviderOptions = {}): ChatP
       }));
     },
 
-    async health(signal?: AbortSignal): Promise<ProviderHealth> {
-      const started = performance.now();
-      try {
-        const { version } = await getJson(target(), `${baseUrl}/api/version`, versionAnswer, signal);
-        return {
-          ok: true,
-          kind: "ollama",
-          detail: `Ollama ${version} at ${baseUrl}`,
-          latencyMs: Math.round(performance.now() - started),
-        };
-      } catch (error) {
-        return { ok: false, kind: "ollama", reason: error instanceof Error ? error.message : String(error) };
-      }
+    health(signal?: AbortSignal): Promise<ProviderHealth> {
+      return api.health(async () => {
+        const { version } = await api.getJson("/api/version", versionAnswer, signal);
+        return `Ollama ${version} at ${api.baseUrl}`;
+      });
     },
 
     async close(): Promise<void> {},
   };
-}
-
-function parseLine(line: string): z.infer<typeof chatLine> {
-  let json: unknown;
-  try {
-    json = JSON.parse(line);
-  } catch {
-    throw new ProviderStreamError("ollama", `Ollama sent a line that is not JSON: ${line.slice(0, 120)}`);
-  }
-  const parsed = chatLine.safeParse(json);
-  if (!parsed.success) {
-    throw new ProviderStreamError("ollama", `Ollama sent a line of an unexpected shape: ${line.slice(0, 120)}`);
-  }
-  return parsed.data;
 }
 
 /** Ollama answers `404 {"error":"model \"x\" not found, try pulling it first"}` for a model it has not pulled. */

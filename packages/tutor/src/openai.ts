@@ -1,21 +1,14 @@
 import { z } from "zod";
-import {
-  ModelNotFoundError,
-  type ProviderError,
-  ProviderRequestError,
-  ProviderStreamError,
-  ProviderUnavailableError,
-} from "./errors";
-import { errorText, getJson, type HttpTarget, postStream, splitLines, sseEvents } from "./http";
-import {
-  type ChatChunk,
-  type ChatProvider,
-  type ChatRequest,
-  defaultHttpTimeouts,
-  type HttpTimeouts,
-  type JsonSchema,
-  type ModelInfo,
-  type ProviderHealth,
+import { ModelNotFoundError, type ProviderError, ProviderRequestError, ProviderUnavailableError } from "./errors";
+import { errorText, HttpApi, sseEvents } from "./http";
+import type {
+  ChatChunk,
+  ChatProvider,
+  ChatRequest,
+  HttpTimeouts,
+  JsonSchema,
+  ModelInfo,
+  ProviderHealth,
 } from "./types";
 
 export interface OpenAIProviderOptions {
@@ -53,15 +46,13 @@ const modelsAnswer = z.object({
 
 /** OpenAI's chat completions API as vLLM, llama.cpp's server and LM Studio serve it: SSE ending in `data: [DONE]`. */
 export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvider {
-  const baseUrl = options.baseUrl.replace(/\/+$/, "");
-  const timeouts = { ...defaultHttpTimeouts, ...options.timeouts };
-  const headers: Record<string, string> = options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {};
-  const target = (model?: string): HttpTarget => ({
+  const api: HttpApi = new HttpApi({
     kind: "openai",
-    timeouts,
-    headers,
+    baseUrl: options.baseUrl,
+    timeouts: options.timeouts,
+    headers: options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {},
     startHint: "Start the server, or set OPENAI_BASE_URL to where it runs (ending in /v1).",
-    errorFor: (status, body) => openAIError(baseUrl, status, body, model),
+    errorFor: (status, body, model) => openAIError(api.baseUrl, status, body, model),
   });
 
   return {
@@ -81,8 +72,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvid
 
       let answeredBy = model;
       let usage: { prompt_tokens: number; completion_tokens: number } | undefined;
-      const lines = splitLines("openai", postStream(target(model), `${baseUrl}/chat/completions`, body, signal));
-      for await (const event of sseEvents(lines)) {
+      for await (const event of sseEvents(api.streamLines("/chat/completions", body, model, signal))) {
         if (event.field === "data" && event.data.trim() === "[DONE]") {
           yield {
             type: "done",
@@ -91,7 +81,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvid
           };
           return;
         }
-        const json = parseJson(event.data);
+        const json = api.streamedJson("event", event.data);
         const failed = errorEvent.safeParse(json);
         if (event.field === "error" || failed.success) {
           const message = failed.success
@@ -99,15 +89,10 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvid
               ? failed.data.error
               : failed.data.error.message
             : event.data.slice(0, 200);
-          throw new ProviderStreamError("openai", `The OpenAI-compatible server stopped with an error: ${message}`);
+          throw api.stoppedWithError(message);
         }
         const parsed = streamChunk.safeParse(json);
-        if (!parsed.success) {
-          throw new ProviderStreamError(
-            "openai",
-            `The OpenAI-compatible server sent an event of an unexpected shape: ${event.data.slice(0, 120)}`,
-          );
-        }
+        if (!parsed.success) throw api.unexpectedShape("event", event.data);
         if (parsed.data.model) answeredBy = parsed.data.model;
         if (parsed.data.usage) usage = parsed.data.usage;
         for (const choice of parsed.data.choices) {
@@ -115,30 +100,22 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvid
           if (text) yield { type: "delta", text };
         }
       }
-      throw new ProviderStreamError("openai", "The OpenAI-compatible server's reply ended before data: [DONE]");
+      throw api.endedBefore("data: [DONE]");
     },
 
     async listModels(signal?: AbortSignal): Promise<ModelInfo[]> {
-      const answer = await getJson(target(), `${baseUrl}/models`, modelsAnswer, signal);
+      const answer = await api.getJson("/models", modelsAnswer, signal);
       return answer.data.map((entry) => ({
         name: entry.id,
         ...(entry.created !== undefined ? { modifiedAt: new Date(entry.created * 1000).toISOString() } : {}),
       }));
     },
 
-    async health(signal?: AbortSignal): Promise<ProviderHealth> {
-      const started = performance.now();
-      try {
-        const answer = await getJson(target(), `${baseUrl}/models`, modelsAnswer, signal);
-        return {
-          ok: true,
-          kind: "openai",
-          detail: `${answer.data.length} model(s) at ${baseUrl}`,
-          latencyMs: Math.round(performance.now() - started),
-        };
-      } catch (error) {
-        return { ok: false, kind: "openai", reason: error instanceof Error ? error.message : String(error) };
-      }
+    health(signal?: AbortSignal): Promise<ProviderHealth> {
+      return api.health(async () => {
+        const answer = await api.getJson("/models", modelsAnswer, signal);
+        return `${answer.data.length} model(s) at ${api.baseUrl}`;
+      });
     },
 
     async close(): Promise<void> {},
@@ -149,17 +126,6 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvid
 function responseFormat(schema: JsonSchema) {
   const title = typeof schema.title === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(schema.title) ? schema.title : "reply";
   return { type: "json_schema", json_schema: { name: title, schema, strict: true } };
-}
-
-function parseJson(data: string): unknown {
-  try {
-    return JSON.parse(data);
-  } catch {
-    throw new ProviderStreamError(
-      "openai",
-      `The OpenAI-compatible server sent an event that is not JSON: ${data.slice(0, 120)}`,
-    );
-  }
 }
 
 const missingModel = /model.*(not found|does not exist|not loaded|no such)|model_not_found/i;

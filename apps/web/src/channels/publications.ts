@@ -25,14 +25,7 @@ export function fromHistory(
   history: readonly ChannelPublication[],
   liveMeanwhile: readonly ChannelPublication[],
 ): ChannelPublication[] {
-  const ids = new Set(history.map((publication) => publication.id));
-  const next = [...history];
-  for (const publication of liveMeanwhile) {
-    if (ids.has(publication.id)) continue;
-    ids.add(publication.id);
-    next.push(publication);
-  }
-  return next;
+  return [...history, ...notIn(history, liveMeanwhile)];
 }
 
 /** Puts an older history page in front of the list, skipping what the list already holds. */
@@ -40,8 +33,17 @@ export function withOlder(
   list: readonly ChannelPublication[],
   older: readonly ChannelPublication[],
 ): ChannelPublication[] {
+  return [...notIn(list, older), ...list];
+}
+
+/** The publications of `candidates` that `list` does not hold, in their order and each once. */
+function notIn(list: readonly ChannelPublication[], candidates: readonly ChannelPublication[]): ChannelPublication[] {
   const ids = new Set(list.map((publication) => publication.id));
-  return [...older.filter((publication) => !ids.has(publication.id)), ...list];
+  return candidates.filter((publication) => {
+    if (ids.has(publication.id)) return false;
+    ids.add(publication.id);
+    return true;
+  });
 }
 
 /** The offset to load older history before: the oldest durable publication shown (ephemeral ones have no history). */

@@ -6,12 +6,12 @@
  * stops reading while asking for replays and echoes, and a flood of anonymous sockets from one address.
  */
 import { randomUUID } from "node:crypto";
-import { createTestPostgres } from "@plauder/db/testing";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type Account, newAccount, publishOverHttp, sleep } from "../support/clients";
-import { type Instance, instanceEnv, startInstance } from "../support/processes";
+import { startSingle, type TestSingle } from "../support/cluster";
+import type { Instance } from "../support/processes";
 import { closed, nextMessage, rawSocket } from "../support/raw-socket";
 import { diagnosable, diagnosticsWhen, readDiagnostics } from "./support/diagnostics";
 import { httpRequest, tokenLogin } from "./support/http";
@@ -31,42 +31,37 @@ const settings = {
   WS_MAX_BUFFERED: 262_144,
 };
 
+let solo: TestSingle;
 let instance: Instance;
 let proxy: Nginx;
-let databaseUrl: string;
-let dropDatabase: () => Promise<void>;
 let anna: Account;
 
 beforeAll(async () => {
-  const database = await createTestPostgres();
-  databaseUrl = database.url;
-  dropDatabase = database.drop;
-  instance = await startInstance({
-    id: "abuse",
-    nodeArgs: diagnosable.nodeArgs,
-    env: {
-      ...diagnosable.env,
-      ...instanceEnv(database.url),
-      // One proxy in front, as docker-compose.yml runs it.
-      TRUST_PROXY: "true",
-      LOGIN_WINDOW_SECONDS: "600",
-      REGISTER_WINDOW_SECONDS: "600",
-      PUBLISH_RATE_LIMIT: "100000",
-      ...Object.fromEntries(Object.entries(settings).map(([key, value]) => [key, String(value)])),
-    },
-  });
+  solo = await startSingle(
+    "abuse",
+    diagnosable({
+      env: {
+        // One proxy in front, as docker-compose.yml runs it.
+        TRUST_PROXY: "true",
+        LOGIN_WINDOW_SECONDS: "600",
+        REGISTER_WINDOW_SECONDS: "600",
+        PUBLISH_RATE_LIMIT: "100000",
+        ...Object.fromEntries(Object.entries(settings).map(([key, value]) => [key, String(value)])),
+      },
+    }),
+  );
+  instance = solo.instance;
   proxy = await startShippedNginx([instance.port]);
   anna = await newAccount(instance.url, "Anna");
 });
 
 afterAll(async () => {
   await proxy?.stop();
-  await instance?.stop();
-  await dropDatabase?.();
+  await solo?.stop();
 });
 
 async function countUsers(): Promise<number> {
-  const client = new pg.Client({ connectionString: databaseUrl });
+  const client = new pg.Client({ connectionString: solo.databaseUrl });
   await client.connect();
   try {
     const { rows } = await client.query<{ count: string }>("select count(*) from users");

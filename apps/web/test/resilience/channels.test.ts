@@ -12,8 +12,9 @@ import type { PublishAck } from "@plauder/api";
 import type { PlauderClient } from "@plauder/client";
 import { median } from "@plauder/runtime/stats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Account, connect, HttpProcedureError, newAccount, sleep } from "../support/clients";
-import { type Instance, instanceEnv, startInstance, startRedis, type TestRedis } from "../support/processes";
+import { type Account, HttpProcedureError, newAccount, sleep } from "../support/clients";
+import { startCluster, type TestCluster } from "../support/cluster";
+import { bulkTrafficBudgets, type Instance, startRedis, type TestRedis } from "../support/processes";
 import {
   type ChannelCheck,
   ChannelLedger,
@@ -23,6 +24,7 @@ import {
   totals,
 } from "./support/channel-ledger";
 import { ChannelSubscriber } from "./support/channel-subscriber";
+import { outage } from "./support/outage";
 import { type PostgresServer, startPostgresServer } from "./support/postgres-server";
 import { scale } from "./support/profile";
 import { type Figures, reportCase } from "./support/report";
@@ -31,11 +33,11 @@ import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy";
 
 let redis: TestRedis;
 let postgres: PostgresServer;
+let cluster: TestCluster;
 let a: Instance;
 let b: Instance;
 let balancer: TcpProxy;
 let members: Account[] = [];
-const clients: PlauderClient[] = [];
 
 const roomCount = 5;
 /** Connections per member, through the balancer: with four members, eight spread over both instances. */
@@ -45,21 +47,22 @@ const publishIntervalMs = 120;
 
 beforeAll(async () => {
   [redis, postgres] = await Promise.all([startRedis(), startPostgresServer()]);
-  const env = {
-    ...instanceEnv(postgres.url, redis.url),
-    PUBLISH_RATE_LIMIT: "100000",
-    MAX_CONNECTIONS_PER_USER: "100",
-  };
-  [a, b] = await Promise.all([startInstance({ id: "a", env }), startInstance({ id: "b", env })]);
+  cluster = await startCluster({
+    databaseUrl: postgres.url,
+    redisUrl: redis.url,
+    env: bulkTrafficBudgets,
+  });
+  [a, b] = cluster.instances as [Instance, Instance];
   balancer = await startTcpProxy([a.port, b.port]);
   members = await Promise.all(["Anna", "Bert", "Carl", "Dora"].map((name, i) => newAccount((i % 2 ? b : a).url, name)));
 });
 
 afterAll(async () => {
   if (process.env.SHOW_OUTPUT) console.log(a?.output(), b?.output());
-  await Promise.allSettled(clients.map((c) => c.close()));
+  // The clients go first: most are connected through the balancer.
+  await cluster?.clients.close();
   await balancer?.close();
-  await Promise.allSettled([a?.stop(), b?.stop()]);
+  await cluster?.stop();
   await redis?.stop();
   postgres?.destroy();
 });
@@ -107,9 +110,8 @@ async function subscribeAll(rooms: Room[]): Promise<{ subscribers: ChannelSubscr
   const own: PlauderClient[] = [];
   const subscribers: ChannelSubscriber[] = [];
   for (let c = 0; c < members.length * connectionsPerMember; c++) {
-    const client = await connect(balancer.url, members[c % members.length] as Account);
+    const client = await cluster.clients.connect(balancer.url, members[c % members.length] as Account);
     own.push(client);
-    clients.push(client);
     for (const room of rooms) subscribers.push(new ChannelSubscriber(client, room.channel, `connection ${c + 1}`));
   }
   const deadline = Date.now() + 15_000;
@@ -178,6 +180,35 @@ function publishStreams(ledger: ChannelLedger, rooms: Room[]) {
     },
   };
 }
+
+/**
+ * A case's traffic: `roomCount` new rooms, every member subscribed to each from every connection,
+ * and both publish streams of every room running.
+ */
+async function startRoomTraffic(tag: string) {
+  const rooms = await createRooms(tag);
+  const { subscribers, close } = await subscribeAll(rooms);
+  const ledger = new ChannelLedger();
+  const streams = publishStreams(ledger, rooms);
+  return {
+    rooms,
+    subscribers,
+    ledger,
+    streams,
+    /** Lets the last publications arrive, stops the streams and the subscriptions, and checks every room. */
+    async finish(): Promise<ChannelCheck[]> {
+      await sleep(800);
+      await streams.stop();
+      await ledger.settle(subscribers, storedLog);
+      const checks = await ledger.check(subscribers, storedLog);
+      await close();
+      return checks;
+    },
+  };
+}
+
+/** What every case's report says of its setting, before the fault it describes. */
+const trafficMethod = `${roomCount} rooms of four members, each member subscribed to every room from two connections spread over both instances; per room a durable and an ephemeral publish every ${publishIntervalMs} ms over HTTP, through both instances in turn.`;
 
 /**
  * ms from `since` until every subscriber had a publication of `kind` sent after `since` (the time
@@ -314,23 +345,15 @@ describe("channels under faults", () => {
     "Redis SIGKILLed and restarted: durable logs stay whole, ephemeral losses are announced",
     async () => {
       const kills = scale(2, 6);
-      const rooms = await createRooms("redis");
-      const { subscribers, close } = await subscribeAll(rooms);
+      const { rooms, subscribers, streams, finish } = await startRoomTraffic("redis");
       expect(new Set(balancer.links()).size).toBe(2);
-      const ledger = new ChannelLedger();
-      const streams = publishStreams(ledger, rooms);
       const outages: number[] = [];
       const publishing: number[] = [];
       const ephemeralLive: number[] = [];
       const durableLive: number[] = [];
       for (let i = 0; i < kills; i++) {
-        await sleep(randomBetween(800, 1_500));
-        await redis.stop();
-        const down = randomBetween(300, 1_000);
-        outages.push(Math.round(down));
-        await sleep(down);
-        await redis.start();
-        const restarted = Date.now();
+        const { restartedAt: restarted, downMs } = await outage(redis, { after: [800, 1_500], down: [300, 1_000] });
+        outages.push(Math.round(downMs));
         const [ack, ephemeral, durable] = await Promise.all([
           streams.acknowledgedAgain(restarted, "ephemeral"),
           everyoneLiveAgain(subscribers, "ephemeral", restarted),
@@ -343,11 +366,7 @@ describe("channels under faults", () => {
           bounds.redisEphemeralLiveMs,
         );
       }
-      await sleep(800);
-      await streams.stop();
-      await ledger.settle(subscribers, storedLog);
-      const checks = await ledger.check(subscribers, storedLog);
-      await close();
+      const checks = await finish();
 
       expectEveryRoomWhole(checks);
       const sum = totals(checks);
@@ -361,7 +380,7 @@ describe("channels under faults", () => {
         id: "channels.redis-restarts",
         section: "Channel faults",
         title: "Channels: Redis killed and restarted",
-        method: `Two instances behind a TCP load balancer, ${roomCount} rooms of four members, each member subscribed to every room from two connections spread over both instances; per room a durable and an ephemeral publish every ${publishIntervalMs} ms over HTTP, through both instances in turn. Redis SIGKILLed ${kills} times and restarted after a random 0.3–1 s.`,
+        method: `Two instances behind a TCP load balancer, ${trafficMethod} Redis SIGKILLed ${kills} times and restarted after a random 0.3–1 s.`,
         figures: {
           ...figures,
           "Redis kills": kills,
@@ -380,10 +399,7 @@ describe("channels under faults", () => {
     "an instance SIGKILLed, then the other: clients move over, resume with their last id, and no room loses anything",
     async () => {
       const cycles = scale(1, 3);
-      const rooms = await createRooms("kill");
-      const { subscribers, close } = await subscribeAll(rooms);
-      const ledger = new ChannelLedger();
-      const streams = publishStreams(ledger, rooms);
+      const { rooms, subscribers, finish } = await startRoomTraffic("kill");
       const live: number[] = [];
       const moved: number[] = [];
       // The victim restarts while the case goes on; it is back before the next kill.
@@ -406,11 +422,7 @@ describe("channels under faults", () => {
           restarting = victim.start();
         }
       }
-      await sleep(800);
-      await streams.stop();
-      await ledger.settle(subscribers, storedLog);
-      const checks = await ledger.check(subscribers, storedLog);
-      await close();
+      const checks = await finish();
       await restarting;
 
       expectEveryRoomWhole(checks);
@@ -422,7 +434,7 @@ describe("channels under faults", () => {
         id: "channels.instance-kills",
         section: "Channel faults",
         title: "Channels: an instance SIGKILLed, then the other",
-        method: `Two instances behind a TCP load balancer, ${roomCount} rooms of four members, each member subscribed to every room from two connections spread over both instances; per room a durable and an ephemeral publish every ${publishIntervalMs} ms over HTTP, through both instances in turn. ${cycles} cycle(s) of: SIGKILL instance a, restart it, SIGKILL instance b, restart it. Connections move through the balancer to the live instance and wsLink resumes each subscription with its last id.`,
+        method: `Two instances behind a TCP load balancer, ${trafficMethod} ${cycles} cycle(s) of: SIGKILL instance a, restart it, SIGKILL instance b, restart it. Connections move through the balancer to the live instance and wsLink resumes each subscription with its last id.`,
         figures: {
           ...figures,
           "connections moved per kill": moved.join(", "),
@@ -438,18 +450,11 @@ describe("channels under faults", () => {
     "Postgres stopped the hard way and restarted: failed publishes may be missing, acknowledged ones are all there",
     async () => {
       const restarts = scale(2, 6);
-      const rooms = await createRooms("postgres");
-      const { subscribers, close } = await subscribeAll(rooms);
-      const ledger = new ChannelLedger();
-      const streams = publishStreams(ledger, rooms);
+      const { rooms, subscribers, ledger, streams, finish } = await startRoomTraffic("postgres");
       const publishing: number[] = [];
       const live: number[] = [];
       for (let i = 0; i < restarts; i++) {
-        await sleep(randomBetween(800, 1_500));
-        postgres.stop();
-        await sleep(1_500);
-        postgres.start();
-        const startedAt = Date.now();
+        const { restartedAt: startedAt } = await outage(postgres, { after: [800, 1_500], down: 1_500 });
         const [onA, onB, liveMs] = await Promise.all([
           streams.acknowledgedAgain(startedAt, "durable", a),
           streams.acknowledgedAgain(startedAt, "durable", b),
@@ -462,11 +467,7 @@ describe("channels under faults", () => {
         );
         expect(liveMs, "ms until every subscription had a new durable publication").toBeLessThan(bounds.postgresLiveMs);
       }
-      await sleep(800);
-      await streams.stop();
-      await ledger.settle(subscribers, storedLog);
-      const checks = await ledger.check(subscribers, storedLog);
-      await close();
+      const checks = await finish();
 
       expectEveryRoomWhole(checks);
       expect(totals(checks).durableFailed).toBeGreaterThan(0);
@@ -476,7 +477,7 @@ describe("channels under faults", () => {
         id: "channels.postgres-restarts",
         section: "Channel faults",
         title: "Channels: Postgres stopped and restarted",
-        method: `Two instances on a Postgres server of the test's own, ${roomCount} rooms of four members, each member subscribed to every room from two connections spread over both instances; per room a durable and an ephemeral publish every ${publishIntervalMs} ms over HTTP, through both instances in turn. Postgres stopped ${restarts} times with \`pg_ctl -m immediate\`, left down 1.5 s, then started.`,
+        method: `Two instances on a Postgres server of the test's own, ${trafficMethod} Postgres stopped ${restarts} times with \`pg_ctl -m immediate\`, left down 1.5 s, then started.`,
         figures: {
           ...figures,
           "Postgres restarts": restarts,
@@ -503,9 +504,8 @@ describe("channels: regressions", () => {
     const [room] = await createRooms("move");
     const { channel } = room as Room;
     const owner = members[0] as Account;
-    const onA = await connect(a.url, owner);
-    const onB = await connect(b.url, owner);
-    clients.push(onA, onB);
+    const onA = await cluster.clients.connect(a.url, owner);
+    const onB = await cluster.clients.connect(b.url, owner);
     const ledger = new ChannelLedger();
     const publish = (kind: PublicationKind, text: string) =>
       ledger.publish(channel, kind, text, () =>

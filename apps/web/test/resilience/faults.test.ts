@@ -1,57 +1,41 @@
-/**
- * Faults under a steady publish stream: Redis killed and restarted at random moments, and server
- * instances SIGTERMed and SIGKILLed behind a load balancer. A client-side ledger checks that every
- * acknowledged broadcast reached every subscriber exactly once, in order.
- */
-import type { PlauderClient } from "@plauder/client";
-import { createTestPostgres } from "@plauder/db/testing";
 import { median } from "@plauder/runtime/stats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Account, connect, newAccount, type Recorder, record, sleep } from "../support/clients";
-import { type Instance, instanceEnv, startInstance, startRedis, type TestRedis } from "../support/processes";
+import { type Recorder, record, sleep } from "../support/clients";
+import { startPair, type TestPair } from "../support/cluster";
+import { bulkTrafficBudgets, type Instance, startRedis, type TestRedis } from "../support/processes";
 import { Ledger } from "./support/ledger";
+import { outage } from "./support/outage";
 import { scale } from "./support/profile";
 import { reportCase } from "./support/report";
-import { everyoneHas, randomBetween, steadyStream } from "./support/stream";
+import { endStreams, everyoneHas, randomBetween, steadyStream } from "./support/stream";
 import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy";
 
 let redis: TestRedis;
-let dropDatabase: () => Promise<void>;
-let a: Instance;
-let b: Instance;
+let cluster: TestPair;
 let balancer: TcpProxy;
-let anna: Account;
-let bert: Account;
-const clients: PlauderClient[] = [];
 
 beforeAll(async () => {
   redis = await startRedis();
-  const database = await createTestPostgres();
-  dropDatabase = database.drop;
-  const env = {
-    ...instanceEnv(database.url, redis.url),
-    PUBLISH_RATE_LIMIT: "100000",
-    MAX_CONNECTIONS_PER_USER: "100",
-  };
-  [a, b] = await Promise.all([startInstance({ id: "a", env }), startInstance({ id: "b", env })]);
-  balancer = await startTcpProxy([a.port, b.port]);
-  [anna, bert] = await Promise.all([newAccount(a.url, "Anna"), newAccount(b.url, "Bert")]);
+  cluster = await startPair({
+    redisUrl: redis.url,
+    env: bulkTrafficBudgets,
+  });
+  balancer = await startTcpProxy([cluster.a.port, cluster.b.port]);
 });
 
 afterAll(async () => {
-  await Promise.allSettled(clients.map((c) => c.close()));
+  // The clients go first: they are connected through the balancer.
+  await cluster?.clients.close();
   await balancer?.close();
-  await Promise.allSettled([a?.stop(), b?.stop()]);
+  await cluster?.stop();
   await redis?.stop();
-  await dropDatabase?.();
 });
 
 /** `count` subscribers connected through the load balancer (so they spread over both instances). */
 async function subscribers(count: number): Promise<Recorder[]> {
   const recorders: Recorder[] = [];
   for (let i = 0; i < count; i++) {
-    const client = await connect(balancer.url, i % 2 ? bert : anna);
-    clients.push(client);
+    const client = await cluster.clients.connect(balancer.url, i % 2 ? cluster.bert : cluster.anna);
     recorders.push(record(client));
   }
   await Promise.all(recorders.map((r) => r.started));
@@ -83,6 +67,7 @@ const recoveryWaitMs = 10_000;
 
 describe("faults during a steady publish stream", () => {
   it("Redis killed and restarted at random moments: nothing acknowledged is lost or duplicated", async () => {
+    const { a, b, anna, bert } = cluster;
     const kills = scale(3, 10);
     const recorders = await subscribers(6);
     expect(new Set(balancer.links()).size).toBe(2);
@@ -91,24 +76,15 @@ describe("faults during a steady publish stream", () => {
     const outages: number[] = [];
     const recoveries: number[] = [];
     for (let i = 0; i < kills; i++) {
-      await sleep(randomBetween(400, 1_500));
-      await redis.stop();
-      const down = randomBetween(200, 1_500);
-      outages.push(Math.round(down));
-      await sleep(down);
-      await redis.start();
-      const restarted = Date.now();
+      const { restartedAt: restarted, downMs } = await outage(redis, { after: [400, 1_500], down: [200, 1_500] });
+      outages.push(Math.round(downMs));
       await Promise.all([healthy(a, recoveryWaitMs), healthy(b, recoveryWaitMs)]);
       recoveries.push(Date.now() - restarted);
       expect(recoveries.at(-1), "ms until both instances were healthy after Redis restarted").toBeLessThan(
         redisRecoveryBoundMs,
       );
     }
-    await sleep(500);
-    await stream.stop();
-    await ledger.settle(recorders);
-    const figures = ledger.check(recorders);
-    for (const r of recorders) r.stop();
+    const figures = await endStreams(ledger, [stream], recorders);
 
     expect(figures).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0 });
     // Publishing does not depend on Redis: the store acknowledges, the feeds catch up from it.
@@ -130,6 +106,7 @@ describe("faults during a steady publish stream", () => {
   }, 120_000);
 
   it("an instance SIGTERMed, then the other SIGKILLed: clients move over, resume, and nothing is lost", async () => {
+    const { a, b, anna, bert } = cluster;
     const cycles = scale(1, 3);
     const recorders = await subscribers(8);
     const ledger = new Ledger();
@@ -159,11 +136,7 @@ describe("faults during a steady publish stream", () => {
         await victim.start();
       }
     }
-    await sleep(500);
-    await stream.stop();
-    await ledger.settle(recorders);
-    const figures = ledger.check(recorders);
-    for (const r of recorders) r.stop();
+    const figures = await endStreams(ledger, [stream], recorders);
 
     expect(figures).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0 });
     expect(exitCodes.filter((c) => c.startsWith("SIGTERM"))).toEqual(Array(cycles).fill("SIGTERM: 0"));

@@ -1,20 +1,13 @@
-/**
- * Floods and slow clients against one instance: a connection storm past MAX_CONNECTIONS, clients
- * that never read, a silent network drop, and thousands of subscribe and connect cycles. The
- * instance's diagnostics (heap after a full GC, timers, listeners, bus handlers) and Redis itself
- * show whether anything is left behind.
- */
-import { randomUUID } from "node:crypto";
 import type { Diagnostics } from "@plauder/api";
 import type { PlauderClient } from "@plauder/client";
-import { createTestPostgres } from "@plauder/db/testing";
 import { median, percentile } from "@plauder/runtime/stats";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type WebSocket from "ws";
 import { type Account, connect, newAccount, type Recorder, record } from "../support/clients";
+import { startSingle, type TestSingle } from "../support/cluster";
 import { readMetrics } from "../support/metrics";
-import { type Instance, startInstance, uniquePrefix } from "../support/processes";
+import { type Instance, testRedisUrl } from "../support/processes";
 import { closed, rawSocket } from "../support/raw-socket";
 import { diagnosable, diagnosticsWhen, readDiagnostics, timers } from "./support/diagnostics";
 import { Ledger } from "./support/ledger";
@@ -30,54 +23,39 @@ import { mb, reportCase } from "./support/report";
 import { signInWithCredentials } from "./support/session-cookie";
 import { startTcpProxy } from "./support/tcp-proxy";
 
+const section = "Floods and slow clients";
 const maxConnections = scale(60, 400);
 const heartbeatMs = 1_000;
 const pongWaitMs = 500;
 const maxBuffered = 262_144;
 const authTimeoutMs = 2_000;
-const redisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
-const prefix = uniquePrefix();
+let solo: TestSingle;
 let instance: Instance;
-let dropDatabase: () => Promise<void>;
 let anna: Account;
 let bert: Account;
-const clients: PlauderClient[] = [];
 
 beforeAll(async () => {
-  const database = await createTestPostgres();
-  dropDatabase = database.drop;
-  instance = await startInstance({
-    id: "floods",
-    nodeArgs: diagnosable.nodeArgs,
-    env: {
-      ...diagnosable.env,
-      DATABASE_URL: database.url,
-      REDIS_URL: redisUrl,
-      REDIS_KEY_PREFIX: prefix,
-      AUTH_SECRET: `${randomUUID()}${randomUUID()}`,
-      PUBLISH_RATE_LIMIT: "100000",
-      MAX_CONNECTIONS: String(maxConnections),
-      MAX_CONNECTIONS_PER_USER: String(maxConnections),
-      WS_HEARTBEAT_MS: String(heartbeatMs),
-      WS_PONG_WAIT_MS: String(pongWaitMs),
-      WS_MAX_BUFFERED: String(maxBuffered),
-      WS_AUTH_TIMEOUT_MS: String(authTimeoutMs),
-    },
-  });
+  solo = await startSingle(
+    "floods",
+    diagnosable({
+      env: {
+        PUBLISH_RATE_LIMIT: "100000",
+        MAX_CONNECTIONS: String(maxConnections),
+        MAX_CONNECTIONS_PER_USER: String(maxConnections),
+        WS_HEARTBEAT_MS: String(heartbeatMs),
+        WS_PONG_WAIT_MS: String(pongWaitMs),
+        WS_MAX_BUFFERED: String(maxBuffered),
+        WS_AUTH_TIMEOUT_MS: String(authTimeoutMs),
+      },
+    }),
+  );
+  instance = solo.instance;
   [anna, bert] = await Promise.all([newAccount(instance.url, "Anna"), newAccount(instance.url, "Bert")]);
 });
 
-afterAll(async () => {
-  await Promise.allSettled(clients.map((c) => c.close()));
-  await instance?.stop();
-  await dropDatabase?.();
-});
+afterAll(() => solo?.stop());
 
-async function typed(account: Account): Promise<PlauderClient> {
-  const client = await connect(instance.url, account);
-  clients.push(client);
-  return client;
-}
+const typed = (account: Account) => solo.clients.connect(instance.url, account);
 
 function ping(client: PlauderClient): Promise<number> {
   const sent = performance.now();
@@ -91,7 +69,7 @@ function ping(client: PlauderClient): Promise<number> {
 
 /** The baseline a leak would move: diagnostics once every connection of an earlier case is gone. */
 async function quietBaseline(): Promise<Diagnostics> {
-  return diagnosticsWhen(instance, (d) => d.connections === clients.length, 10_000);
+  return diagnosticsWhen(instance, (d) => d.connections === solo.clients.size, 10_000);
 }
 
 /** Delivery latency (ms) of broadcasts to the recorders: arrival here minus the server's sentAt. */
@@ -139,7 +117,7 @@ describe("floods and slow clients", () => {
     for (const r of recorders) r.stop();
     reportCase({
       id: "floods.connection-storm",
-      section: "Floods and slow clients",
+      section,
       title: "Connection storm past MAX_CONNECTIONS",
       method: `MAX_CONNECTIONS=${maxConnections}; ${held.length} typed clients subscribed, then ${storm} WebSocket upgrades fired at once.`,
       figures: {
@@ -179,7 +157,7 @@ describe("floods and slow clients", () => {
     await closeSocket(welcome);
     reportCase({
       id: "floods.anonymous-squatters",
-      section: "Floods and slow clients",
+      section,
       title: "Anonymous sockets filling every place",
       method: `${free} sockets open without a session or token (answering the heartbeat) until the instance is full. WS_AUTH_TIMEOUT_MS=${authTimeoutMs}.`,
       figures: {
@@ -237,8 +215,8 @@ describe("floods and slow clients", () => {
     const stormyLatency = latencies(recorders, from);
     const duringPeak = await readDiagnostics(instance);
     // The server gave up on every stalled client (it waits for no close handshake from them).
-    const cutOff = await diagnosticsWhen(instance, (d) => d.connections === clients.length, 5_000);
-    expect(cutOff.connections).toBe(clients.length);
+    const cutOff = await diagnosticsWhen(instance, (d) => d.connections === solo.clients.size, 5_000);
+    expect(cutOff.connections).toBe(solo.clients.size);
     clearInterval(stillWriting);
     for (const s of stalled) s.terminate();
     const codes = await Promise.all(closes);
@@ -259,7 +237,7 @@ describe("floods and slow clients", () => {
     for (const r of recorders) r.stop();
     reportCase({
       id: "floods.stalled-readers",
-      section: "Floods and slow clients",
+      section,
       title: "Subscribers that never read",
       method: `${readers.length} attentive subscribers; a burst of ${rounds * 10} broadcasts of 4 KB published first without, then with ${stalledCount} subscribers that stopped reading their TCP socket. WS_MAX_BUFFERED=${maxBuffered}.`,
       figures: {
@@ -343,7 +321,7 @@ describe("floods and slow clients", () => {
     expectBackToBaseline(baseline, after, numsub);
     reportCase({
       id: "floods.subscribe-cycles",
-      section: "Floods and slow clients",
+      section,
       title: `${cycles.toLocaleString("en")} subscribe/unsubscribe cycles on one connection`,
       method:
         "One typed client starts a broadcast subscription, waits for the server's start, unsubscribes, and repeats.",
@@ -377,7 +355,7 @@ describe("floods and slow clients", () => {
     await Promise.all(again.map(closeSocket));
     reportCase({
       id: "floods.connect-cycles",
-      section: "Floods and slow clients",
+      section,
       title: `${cycles.toLocaleString("en")} connect/disconnect cycles`,
       method: `Raw WebSocket clients, ${batch} at a time: connect, authenticate with connectionParams, start a broadcast subscription, close.`,
       figures: leakFigures(baseline, after, numsub),
@@ -390,9 +368,9 @@ function closedWithReason(socket: WebSocket): Promise<{ code: number; reason: st
 }
 
 async function redisSubscribers(): Promise<number> {
-  const admin = new Redis(redisUrl);
+  const admin = new Redis(testRedisUrl);
   try {
-    const [, count] = (await admin.pubsub("NUMSUB", `${prefix}broadcasts`)) as [string, number];
+    const [, count] = (await admin.pubsub("NUMSUB", `${solo.env.REDIS_KEY_PREFIX}broadcasts`)) as [string, number];
     return Number(count);
   } finally {
     admin.disconnect();

@@ -11,51 +11,44 @@
  */
 import { randomBytes } from "node:crypto";
 import type { PlauderClient } from "@plauder/client";
-import { createTestPostgres } from "@plauder/db/testing";
 import { withTimeout } from "@plauder/runtime";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type WebSocket from "ws";
-import { type Account, connect, newAccount, publishOverHttp } from "../support/clients";
+import { type Account, newAccount, publishOverHttp } from "../support/clients";
+import { startSingle, type TestSingle } from "../support/cluster";
 import { readMetrics } from "../support/metrics";
-import { type Instance, instanceEnv, startInstance } from "../support/processes";
+import type { Instance } from "../support/processes";
 import { rawSocket } from "../support/raw-socket";
 import { heavy, scale } from "./support/profile";
-import { reportCase } from "./support/report";
+import { type CaseReport, reportCase } from "./support/report";
 
 const instanceId = "hostile";
 const payloadLimit = 1024 * 1024;
 const section = "Hostile input";
 
+let solo: TestSingle;
 let instance: Instance;
-let dropDatabase: () => Promise<void>;
 let attacker: Account;
 let bystanderAccount: Account;
 let bystander: PlauderClient;
 
 beforeAll(async () => {
-  const database = await createTestPostgres();
-  dropDatabase = database.drop;
-  instance = await startInstance({
-    id: instanceId,
+  solo = await startSingle(instanceId, {
     env: {
-      ...instanceEnv(database.url),
       WS_MAX_PAYLOAD: String(payloadLimit),
       // The fuzz run reconnects whenever the server closes its socket; closes are counted off
       // asynchronously, so leave the attacker some headroom over the default 10.
       MAX_CONNECTIONS_PER_USER: "20",
     },
   });
+  instance = solo.instance;
   attacker = await newAccount(instance.url, "Mallory");
   bystanderAccount = await newAccount(instance.url, "Bystander");
-  bystander = await connect(instance.url, bystanderAccount);
+  bystander = await solo.clients.connect(instance.url, bystanderAccount);
 });
 
-afterAll(async () => {
-  await bystander?.close();
-  await instance?.stop();
-  await dropDatabase?.();
-});
+afterAll(() => solo?.stop());
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -227,6 +220,22 @@ async function expectServerHealthy(): Promise<void> {
   expect(pong.instanceId).toBe(instanceId);
 }
 
+/** Reports a case of this file's section, with the count of the process's unexpected exits last. */
+function reportHostile(report: Omit<CaseReport, "section">): void {
+  reportCase({
+    ...report,
+    section,
+    figures: { ...report.figures, unexpectedProcessExits: instance.unexpectedExits() },
+  });
+}
+
+/** Ends a case: the attacker's socket closed, the server found healthy, the case reported. */
+async function endCase(wire: Wire, report: Omit<CaseReport, "section">): Promise<void> {
+  wire.close();
+  await expectServerHealthy();
+  reportHostile(report);
+}
+
 /** How long a call took and how it ended ("ok" or the error), for figures rather than assertions. */
 async function timed(promise: Promise<unknown>, timeoutMs = 15_000): Promise<{ ms: number; outcome: string }> {
   const started = Date.now();
@@ -279,18 +288,14 @@ describe("hostile input on the WebSocket", () => {
       expect(answer.error.data.code, label).toBe("PARSE_ERROR");
       answered++;
     }
-    wire.close();
-    await expectServerHealthy();
-    reportCase({
+    await endCase(wire, {
       id: "hostile.malformed-json",
-      section,
       title: "Malformed JSON",
       method:
         "One authenticated raw socket sends text frames that are not tRPC messages: truncated JSON, `{`, prose, `null`, a number, an empty frame, a bare string, an array of numbers, a NUL byte.",
       figures: {
         framesSent: Object.keys(variants).length,
         parseErrorsAnswered: answered,
-        unexpectedProcessExits: instance.unexpectedExits(),
         bystanderPingOk: true,
       },
     });
@@ -360,11 +365,8 @@ describe("hostile input on the WebSocket", () => {
       from,
     );
     expect(data).not.toBeNull();
-    wire.close();
-    await expectServerHealthy();
-    reportCase({
+    await endCase(wire, {
       id: "hostile.wrong-types",
-      section,
       title: "Wrong types",
       method:
         "Envelopes with a numeric method, missing or string params, object/array/null/missing ids, a wrong jsonrpc version; and well-formed calls whose input has the wrong type.",
@@ -374,7 +376,6 @@ describe("hostile input on the WebSocket", () => {
         inputFrames: inputCases.length,
         badRequests: inputCases.length,
         connectionStillUsable: true,
-        unexpectedProcessExits: instance.unexpectedExits(),
       },
     });
   });
@@ -387,14 +388,11 @@ describe("hostile input on the WebSocket", () => {
     wire.sendJson(call("nul", "mutation", "realtime.publish", { text: "before\u0000after" }));
     const reply = (await wire.answer("nul", from)) as unknown as ErrorAnswer;
     expect(reply.error.data.code, reply.error.message).toBe("BAD_REQUEST");
-    wire.close();
-    await expectServerHealthy();
-    reportCase({
+    await endCase(wire, {
       id: "hostile.nul-text",
-      section,
       title: "Text the database cannot store",
       method: "`realtime.publish` with a NUL byte in the text, over the WebSocket.",
-      figures: { framesSent: 1, answer: reply.error.data.code, unexpectedProcessExits: instance.unexpectedExits() },
+      figures: { framesSent: 1, answer: reply.error.data.code },
     });
   });
 
@@ -444,11 +442,8 @@ describe("hostile input on the WebSocket", () => {
     const me = await wire.answer("whoami-again", from);
     // A connectionParams message sent late, carrying someone else's token, changed nothing.
     expect((me.result as { data: { id: string } }).data.id).toBe(attacker.id);
-    wire.close();
-    await expectServerHealthy();
-    reportCase({
+    await endCase(wire, {
       id: "hostile.unknown-procedures",
-      section,
       title: "Unknown procedures and methods",
       method:
         "Queries on paths that do not exist (including `__proto__`, `constructor`, `toString`), procedures called with the wrong kind, and methods tRPC does not know (including a late `connectionParams` carrying another user's token).",
@@ -456,7 +451,6 @@ describe("hostile input on the WebSocket", () => {
         notFoundAnswers: notFound,
         unknownMethodParseErrors: unknownMethods.length,
         identityUnchanged: true,
-        unexpectedProcessExits: instance.unexpectedExits(),
       },
     });
   });
@@ -485,11 +479,8 @@ describe("hostile input on the WebSocket", () => {
     wire.send('{"id":1e309,"method":"query","params":{"path":"health"}}');
     const infinityAnswer = await wire.waitFor((m) => typeof m === "object" && m.id === null, infinityFrom);
     expect(infinityAnswer).not.toBeNull();
-    wire.close();
-    await expectServerHealthy();
-    reportCase({
+    await endCase(wire, {
       id: "hostile.huge-ids",
-      section,
       title: "Huge, negative and fractional ids",
       method:
         "Health queries with ids of 1 MiB − 200 characters, 1e308, negatives, fractions, beyond 2^53, empty and emoji strings; a ping subscription with the 1 MiB id; an id of 1e309 (Infinity once parsed).",
@@ -498,7 +489,6 @@ describe("hostile input on the WebSocket", () => {
         answeredUnderTheirId: ids.length + 1,
         longestIdBytes: longId.length,
         infinityIdAnsweredAs: "null",
-        unexpectedProcessExits: instance.unexpectedExits(),
       },
     });
   });
@@ -559,9 +549,8 @@ describe("hostile input on the WebSocket", () => {
     frames++;
     await expectServerHealthy();
     expectNoCrashTraces();
-    reportCase({
+    reportHostile({
       id: "hostile.deep-nesting",
-      section,
       title: "Deeply nested input",
       method: `Objects (\`{"a":…}\`) and arrays (\`[[…]]\`) nested 5 000, 50 000 and as deep as 1 MiB allows (${maxObjectDepth} / ${maxArrayDepth} levels) as procedure input, as the whole frame, as the id, and as connectionParams.`,
       figures: {
@@ -570,7 +559,6 @@ describe("hostile input on the WebSocket", () => {
         maxArrayDepth,
         answered: frames,
         stackOverflows: 0,
-        unexpectedProcessExits: instance.unexpectedExits(),
       },
     });
   });
@@ -596,9 +584,8 @@ describe("hostile input on the WebSocket", () => {
     expect((await early.anonymousError(0)).error.data.code).toBe("PARSE_ERROR");
     await early.closed();
     await expectServerHealthy();
-    reportCase({
+    reportHostile({
       id: "hostile.binary-frames",
-      section,
       title: "Binary frames",
       method:
         "512 random bytes as a binary frame; a valid health query as a binary frame; a text frame with invalid UTF-8; connectionParams as a binary frame.",
@@ -607,7 +594,6 @@ describe("hostile input on the WebSocket", () => {
         jsonInBinaryFrame: "PARSE_ERROR (not executed)",
         invalidUtf8Text: "close 1007",
         binaryConnectionParams: "PARSE_ERROR, then closed",
-        unexpectedProcessExits: instance.unexpectedExits(),
       },
     });
   });
@@ -630,9 +616,8 @@ describe("hostile input on the WebSocket", () => {
     expect((await neighbour.answer("n", neighbourFrom)).result).toBeDefined();
     neighbour.close();
     await expectServerHealthy();
-    reportCase({
+    reportHostile({
       id: "hostile.oversize-frame",
-      section,
       title: "Oversize frames",
       method:
         "A frame of exactly WS_MAX_PAYLOAD (1 MiB) bytes, then one byte more, on one connection while a neighbour connection of the same user stays open.",
@@ -641,7 +626,6 @@ describe("hostile input on the WebSocket", () => {
         atLimit: "answered",
         overLimit: "close 1009",
         neighbourUnaffected: true,
-        unexpectedProcessExits: instance.unexpectedExits(),
       },
     });
   });
@@ -742,9 +726,8 @@ describe("hostile input on the WebSocket", () => {
       everyCallAnswered || frameRefused || isMeaningfulClose(observed.closeCode),
       `the rest was neither refused nor closed: ${detail}`,
     ).toBe(true);
-    reportCase({
+    reportHostile({
       id: "hostile.batch-10k",
-      section,
       title: "A batch of 10 000 calls in one frame",
       method:
         "One authenticated connection sends a JSON array of 10 000 `realtime.broadcast` subscriptions in one 860 KB frame; the broadcast-subscription gauge is sampled every 200 ms.",
@@ -752,7 +735,6 @@ describe("hostile input on the WebSocket", () => {
         ...observed,
         closeCode: observed.closeCode ?? "open",
         batchSize,
-        unexpectedProcessExits: instance.unexpectedExits(),
       },
     });
   });
@@ -883,11 +865,8 @@ describe("hostile input on the WebSocket", () => {
       (m.result as { data?: { id?: string } })?.data?.id === broadcastId;
     expect(await wire.waitFor(isDelivery(7), from)).not.toBeNull();
     expect(await wire.waitFor(isDelivery("twin"), from)).not.toBeNull();
-    wire.close();
-    await expectServerHealthy();
-    reportCase({
+    await endCase(wire, {
       id: "hostile.reused-ids",
-      section,
       title: "Subscription ids reused",
       method:
         "A second `realtime.broadcast` under the id of a live one (in a later frame and within one frame), then a broadcast is published.",
@@ -895,7 +874,6 @@ describe("hostile input on the WebSocket", () => {
         duplicatesRefused: 2,
         duplicateAnswer: "BAD_REQUEST",
         firstSubscriptionsStillDeliver: 2,
-        unexpectedProcessExits: instance.unexpectedExits(),
       },
     });
   });
@@ -944,9 +922,8 @@ describe("hostile input on the WebSocket", () => {
     expect(closes).toEqual([4400, 4400]);
 
     await expectServerHealthy();
-    reportCase({
+    reportHostile({
       id: "hostile.before-connection-params",
-      section,
       title: "Messages before connectionParams",
       method:
         "On `?connectionParams=1` sockets: a call, then garbage, as the first message; connectionParams without a token; a token sent on a socket that did not announce connectionParams; a second connectionParams with another user's token.",
@@ -955,7 +932,6 @@ describe("hostile input on the WebSocket", () => {
         closeCodes: closes.join(", "),
         authenticatedByMistake: 0,
         identitySwitched: 0,
-        unexpectedProcessExits: instance.unexpectedExits(),
       },
     });
   });
@@ -1029,9 +1005,8 @@ describe("hostile input on the WebSocket", () => {
     stats.bystanderPings++;
     expectNoCrashTraces();
     expect(stats.runs).toBeGreaterThan(50);
-    reportCase({
+    reportHostile({
       id: "hostile.fuzz",
-      section,
       title: "Property-based fuzzing of frames",
       method: `fast-check (${heavy ? "heavy" : "short"} profile, ${timeLimitMs / 1000} s): arbitrary JSON values, tRPC envelopes with random ids, methods, paths and inputs, arrays of envelopes, random strings and random bytes, each followed by a sentinel call; the raw socket reconnects when closed; a bystander pings every 100 frames.`,
       figures: {
@@ -1042,7 +1017,6 @@ describe("hostile input on the WebSocket", () => {
         closes: [...stats.closes].map(([code, n]) => `${code}×${n}`).join(", ") || "none",
         reconnects: stats.reconnects,
         bystanderPingsOk: stats.bystanderPings,
-        unexpectedProcessExits: instance.unexpectedExits(),
       },
     });
   });

@@ -1,40 +1,28 @@
-/**
- * Postgres stopped the hard way and restarted while two instances serve a publish stream:
- * publishes fail with a clear, typed error while it is down, nothing acknowledged is lost, and the
- * instances recover by themselves (no restart of theirs).
- */
-import type { PlauderClient } from "@plauder/client";
 import { median } from "@plauder/runtime/stats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Account, connect, newAccount, type Recorder, record, sleep } from "../support/clients";
-import { type Instance, instanceEnv, startInstance } from "../support/processes";
+import { type Recorder, record, sleep } from "../support/clients";
+import { startPair, type TestPair } from "../support/cluster";
+import { bulkTrafficBudgets, type Instance } from "../support/processes";
 import { Ledger } from "./support/ledger";
+import { outage } from "./support/outage";
 import { type PostgresServer, startPostgresServer } from "./support/postgres-server";
 import { scale } from "./support/profile";
 import { reportCase } from "./support/report";
-import { randomBetween, steadyStream } from "./support/stream";
+import { endStreams, steadyStream } from "./support/stream";
 
 let postgres: PostgresServer;
-let a: Instance;
-let b: Instance;
-let anna: Account;
-let bert: Account;
-const clients: PlauderClient[] = [];
+let cluster: TestPair;
 
 beforeAll(async () => {
   postgres = await startPostgresServer();
-  const env = {
-    ...instanceEnv(postgres.url),
-    PUBLISH_RATE_LIMIT: "100000",
-    MAX_CONNECTIONS_PER_USER: "100",
-  };
-  [a, b] = await Promise.all([startInstance({ id: "a", env }), startInstance({ id: "b", env })]);
-  [anna, bert] = await Promise.all([newAccount(a.url, "Anna"), newAccount(b.url, "Bert")]);
+  cluster = await startPair({
+    databaseUrl: postgres.url,
+    env: bulkTrafficBudgets,
+  });
 });
 
 afterAll(async () => {
-  await Promise.allSettled(clients.map((c) => c.close()));
-  await Promise.allSettled([a?.stop(), b?.stop()]);
+  await cluster?.stop();
   postgres?.destroy();
 });
 
@@ -54,6 +42,7 @@ const recoveryWaitMs = 10_000;
 
 describe("Postgres restarted under a publish stream", () => {
   it("fails publishes clearly while down, loses nothing acknowledged, and recovers by itself", async () => {
+    const { a, b, anna, bert } = cluster;
     const restarts = scale(2, 6);
     const recorders: Recorder[] = [];
     for (const [instance, account] of [
@@ -62,8 +51,7 @@ describe("Postgres restarted under a publish stream", () => {
       [b, anna],
       [b, bert],
     ] as const) {
-      const client = await connect(instance.url, account);
-      clients.push(client);
+      const client = await cluster.clients.connect(instance.url, account);
       recorders.push(record(client));
     }
     await Promise.all(recorders.map((r) => r.started));
@@ -77,12 +65,13 @@ describe("Postgres restarted under a publish stream", () => {
     const downStates: string[] = [];
     const recoveries: number[] = [];
     for (let i = 0; i < restarts; i++) {
-      await sleep(randomBetween(600, 1_200));
-      postgres.stop();
-      await sleep(1_500);
-      downStates.push(await dbState(a), await dbState(b));
-      postgres.start();
-      const startedAt = Date.now();
+      const { restartedAt: startedAt } = await outage(postgres, {
+        after: [600, 1_200],
+        down: 1_500,
+        whileDown: async () => {
+          downStates.push(await dbState(a), await dbState(b));
+        },
+      });
       // Recovered: both instances acknowledge publishes again.
       await Promise.all(streams.map((s) => s.firstAckAfter(startedAt, recoveryWaitMs)));
       recoveries.push(Date.now() - startedAt);
@@ -90,11 +79,7 @@ describe("Postgres restarted under a publish stream", () => {
         recoveryBoundMs,
       );
     }
-    await sleep(500);
-    await Promise.all(streams.map((s) => s.stop()));
-    await ledger.settle(recorders);
-    const figures = ledger.check(recorders);
-    for (const r of recorders) r.stop();
+    const figures = await endStreams(ledger, streams, recorders);
 
     expect(figures).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0 });
     // While it was down the instances said so, and publishes were refused with a typed, clear error.

@@ -4,44 +4,29 @@
  * else's publishes or deliveries suffer.
  */
 import type { PlauderClient } from "@plauder/client";
-import { createTestPostgres } from "@plauder/db/testing";
 import { median } from "@plauder/runtime/stats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Account, connect, newAccount, type Recorder, record, sleep } from "../support/clients";
-import { type Instance, instanceEnv, startInstance } from "../support/processes";
+import { type Account, newAccount, type Recorder, record, sleep } from "../support/clients";
+import { startSingle, type TestSingle } from "../support/cluster";
+import type { Instance } from "../support/processes";
 import { Ledger } from "./support/ledger";
 import { scale } from "./support/profile";
 import { reportCase } from "./support/report";
 
+let solo: TestSingle;
 let instance: Instance;
-let dropDatabase: () => Promise<void>;
 let flooder: Account;
 let honest: Account;
-const clients: PlauderClient[] = [];
 
 beforeAll(async () => {
-  const database = await createTestPostgres();
-  dropDatabase = database.drop;
-  instance = await startInstance({
-    id: "rate",
-    env: {
-      ...instanceEnv(database.url),
-    },
-  });
+  solo = await startSingle("rate");
+  instance = solo.instance;
   [flooder, honest] = await Promise.all([newAccount(instance.url, "Flooder"), newAccount(instance.url, "Honest")]);
 });
 
-afterAll(async () => {
-  await Promise.allSettled(clients.map((c) => c.close()));
-  await instance?.stop();
-  await dropDatabase?.();
-});
+afterAll(() => solo?.stop());
 
-async function typed(account: Account): Promise<PlauderClient> {
-  const client = await connect(instance.url, account);
-  clients.push(client);
-  return client;
-}
+const typed = (account: Account) => solo.clients.connect(instance.url, account);
 
 /** Publishes `count` broadcasts `intervalMs` apart and books them; returns each acknowledged one's latency. */
 async function publishSteadily(client: PlauderClient, ledger: Ledger, count: number, intervalMs: number) {

@@ -7,12 +7,12 @@
 import { createHmac, createSign, generateKeyPairSync, hkdfSync, randomUUID } from "node:crypto";
 import { request } from "node:http";
 import { issueAccessToken } from "@plauder/auth";
-import { createTestPostgres } from "@plauder/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import WebSocket from "ws";
+import type WebSocket from "ws";
 import { type Account, newAccount } from "../support/clients";
-import { type Instance, instanceEnv, startInstance } from "../support/processes";
-import type { Handshake } from "../support/raw-socket";
+import { startSingle, type TestSingle } from "../support/cluster";
+import type { Instance } from "../support/processes";
+import { handshake, socketUrl } from "../support/raw-socket";
 import { reportCase } from "./support/report";
 import { postCredentials } from "./support/session-cookie";
 
@@ -22,18 +22,14 @@ const loginMaxAttempts = 3;
 // Long enough that a hard-coded Retry-After (say 60 s) cannot pass for the real remaining window.
 const loginWindowSeconds = 600;
 
+let solo: TestSingle;
 let instance: Instance;
-let dropDatabase: () => Promise<void>;
 /** Every token and password this file hands out, so the hygiene checks can look for all of them. */
 const secrets = new Set<string>();
 
 beforeAll(async () => {
-  const database = await createTestPostgres();
-  dropDatabase = database.drop;
-  instance = await startInstance({
-    id: "security",
+  solo = await startSingle("security", {
     env: {
-      ...instanceEnv(database.url),
       AUTH_SECRET: authSecret,
       LOGIN_MAX_ATTEMPTS: String(loginMaxAttempts),
       LOGIN_WINDOW_SECONDS: String(loginWindowSeconds),
@@ -41,43 +37,25 @@ beforeAll(async () => {
       LOG_LEVEL: "info",
     },
   });
+  instance = solo.instance;
   // The test signs an expired token with the instance's own secret and issuer.
   process.env.AUTH_SECRET = authSecret;
 });
 
-afterAll(async () => {
-  await instance?.stop();
-  await dropDatabase?.();
-});
+afterAll(() => solo?.stop());
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
 const ownOrigin = () => `http://localhost:${instance.port}`;
-const wsUrl = (query = "") => `${instance.url.replace(/^http/, "ws")}/api/trpc-ws${query}`;
+const wsUrl = (query = "") => `${socketUrl(instance.url)}${query}`;
 
 async function account(name: string): Promise<Account> {
   const created = await newAccount(instance.url, name);
   secrets.add(created.token);
   secrets.add(created.password);
   return created;
-}
-
-/** Opens a WebSocket with exactly the headers given (cookie, Origin), like a browser or a script would. */
-function handshake(query: string, headers: Record<string, string>): Promise<Handshake> {
-  return new Promise((resolve) => {
-    const socket = new WebSocket(wsUrl(query), { headers });
-    socket.once("open", () => resolve({ socket }));
-    socket.once("unexpected-response", (_req, res) => {
-      let body = "";
-      res.on("data", (chunk: Buffer) => {
-        body += chunk.toString();
-      });
-      res.on("end", () => resolve({ status: res.statusCode, body }));
-    });
-    socket.once("error", () => undefined);
-  });
 }
 
 type Answer = { id?: unknown; result?: { data?: unknown }; error?: { message: string; data?: { code?: string } } };
@@ -92,7 +70,7 @@ class Conversation {
   }
 
   static async open(query = "", headers: Record<string, string> = {}): Promise<Conversation> {
-    const { socket, status } = await handshake(query, headers);
+    const { socket, status } = await handshake(wsUrl(query), headers);
     if (!socket) throw new Error(`handshake refused with HTTP ${status}`);
     return new Conversation(socket);
   }
@@ -334,7 +312,7 @@ describe("security", () => {
       `http://127.0.0.1:${port}`,
     ];
     for (const origin of foreignOrigins) {
-      const refused = await handshake("", { cookie, origin });
+      const refused = await handshake(wsUrl(), { cookie, origin });
       refused.socket?.close();
       expect(refused.status, origin).toBe(403);
     }

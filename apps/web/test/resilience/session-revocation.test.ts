@@ -7,11 +7,11 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createTestPostgres } from "@plauder/db/testing";
 import { freePort } from "@plauder/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import WebSocket from "ws";
+import type WebSocket from "ws";
 import { type Account, issueToken, newAccount, sleep } from "../support/clients";
+import { startCluster, type TestCluster } from "../support/cluster";
 import {
   type Instance,
   instanceEnv,
@@ -21,11 +21,11 @@ import {
   type TestRedis,
   tempDataDir,
 } from "../support/processes";
-import { nextMessage } from "../support/raw-socket";
 import { type PostgresServer, startPostgresServer } from "./support/postgres-server";
-import { answerHeartbeat, authenticatedSocket } from "./support/raw-client";
+import { authenticatedSocket } from "./support/raw-client";
 import { reportCase } from "./support/report";
 import { type BrowserSession, signInWithCredentials, signOut } from "./support/session-cookie";
+import { type Watched, WatchedSockets, whoIs } from "./support/watched-sockets";
 
 const heartbeatMs = 1_000;
 const pollMs = 500;
@@ -33,38 +33,36 @@ const pollMs = 500;
 const slidingSeconds = 10;
 
 let redis: TestRedis;
-let databaseUrl: string;
-let dropDatabase: () => Promise<void>;
+let cluster: TestCluster;
 let a: Instance;
 let b: Instance;
 let anna: Account;
 const authSecret = `${randomUUID()}${randomUUID()}`;
-const sockets: WebSocket[] = [];
+const sockets = new WatchedSockets();
+/** Instances the tests start beside a and b, stopped with them. */
 const instances: Instance[] = [];
 
 beforeAll(async () => {
   redis = await startRedis();
-  const database = await createTestPostgres();
-  databaseUrl = database.url;
-  dropDatabase = database.drop;
-  const env = {
-    ...instanceEnv(databaseUrl, redis.url),
-    // One secret for every instance of this file, the ones started later included.
-    AUTH_SECRET: authSecret,
-    WS_HEARTBEAT_MS: String(heartbeatMs),
-    REVOCATION_POLL_MS: String(pollMs),
-    SESSION_MAX_AGE_SECONDS: String(slidingSeconds),
-  };
-  [a, b] = await Promise.all([startInstance({ id: "a", env }), startInstance({ id: "b", env })]);
-  instances.push(a, b);
+  cluster = await startCluster({
+    redisUrl: redis.url,
+    env: {
+      // One secret for every instance of this file, the ones started later included.
+      AUTH_SECRET: authSecret,
+      WS_HEARTBEAT_MS: String(heartbeatMs),
+      REVOCATION_POLL_MS: String(pollMs),
+      SESSION_MAX_AGE_SECONDS: String(slidingSeconds),
+    },
+  });
+  [a, b] = cluster.instances as [Instance, Instance];
   anna = await newAccount(a.url, "Anna");
 });
 
 afterAll(async () => {
-  for (const socket of sockets) socket.terminate();
+  sockets.terminateAll();
   await Promise.allSettled(instances.map((instance) => instance.stop()));
+  await cluster?.stop();
   await redis?.stop();
-  await dropDatabase?.();
 });
 
 const sessionCookiePattern = /^(__Secure-)?authjs\.session-token=/;
@@ -99,38 +97,8 @@ function withSessionCookie(session: BrowserSession, pair: string): BrowserSessio
   return { cookie: [...others, pair].join("; "), sessionToken: pair.slice(pair.indexOf("=") + 1) };
 }
 
-type Watched = { socket: WebSocket; closedWith: Promise<{ code: number; reason: string; at: number }> };
-
-function watch(socket: WebSocket): Watched {
-  sockets.push(socket);
-  const closedWith = new Promise<{ code: number; reason: string; at: number }>((resolve) =>
-    socket.once("close", (code, reason) => resolve({ code, reason: reason.toString(), at: Date.now() })),
-  );
-  return { socket, closedWith };
-}
-
-/** A socket opened with a browser's cookie (no Origin: not a browser page), watched for its close. */
-async function cookieSocket(instance: Instance, session: BrowserSession): Promise<Watched> {
-  const socket = new WebSocket(`${instance.url.replace("http", "ws")}/api/trpc-ws`, {
-    headers: { cookie: session.cookie },
-  });
-  answerHeartbeat(socket);
-  const watched = watch(socket);
-  await new Promise((resolve, reject) => {
-    socket.once("open", resolve);
-    socket.once("error", reject);
-  });
-  return watched;
-}
-
-/** Asks auth.me on the socket; resolves with the user id, or the error code. */
-async function whoIs(socket: WebSocket): Promise<string> {
-  const id = Math.floor(Math.random() * 1e9);
-  const answer = nextMessage(socket, (m) => m.id === id);
-  socket.send(JSON.stringify({ id, method: "query", params: { path: "auth.me" } }));
-  const message = (await answer) as { result?: { data: { id: string } }; error?: { data: { code: string } } };
-  return message.result?.data.id ?? message.error?.data.code ?? "no answer";
-}
+const cookieSocket = (instance: Instance, session: BrowserSession) => sockets.withCookie(instance.url, session);
+const watch = (socket: WebSocket) => sockets.watch(socket);
 
 /** Who a cookie is on a fresh WebSocket of `instance`: the user id, or the error code. */
 async function cookieOpensSocketAs(instance: Instance, session: BrowserSession): Promise<string> {
@@ -277,7 +245,7 @@ describe("a session's absolute lifetime", () => {
     short = await startInstance({
       id: "short",
       env: {
-        DATABASE_URL: databaseUrl,
+        DATABASE_URL: cluster.databaseUrl,
         AUTH_SECRET: authSecret,
         SESSION_MAX_AGE_SECONDS: String(slidingLifetime),
         SESSION_ABSOLUTE_MAX_AGE_SECONDS: String(absoluteLifetime),
@@ -433,30 +401,32 @@ async function startOrExit(dataDir: string): Promise<{ code: number | null | "st
   return runToExit({ PORT: String(await freePort()), HOST: "127.0.0.1", DATA_DIR: dataDir });
 }
 
+/**
+ * Starts the server on a fresh data directory whose auth-secret file holds `secret` with file mode
+ * `mode`; expects the start to fail without printing the secret, and returns what it printed.
+ */
+async function refusedStartWithSecretFile(secret: string, mode: number): Promise<string> {
+  const dataDir = tempDataDir();
+  const file = join(dataDir, "auth-secret");
+  writeFileSync(file, secret, { mode });
+  // The mode given to writeFileSync passes through the umask; chmod sets it exactly.
+  chmodSync(file, mode);
+  const { code, output } = await startOrExit(dataDir);
+  expect(code).toBe(1);
+  expect(output).not.toContain(secret);
+  return output;
+}
+
 describe("an existing auth-secret file", () => {
   it("readable by others stops the start with what to do, without printing the secret", async () => {
-    const dataDir = tempDataDir();
-    const secret = randomBytes(48).toString("base64url");
-    const file = join(dataDir, "auth-secret");
-    writeFileSync(file, secret);
-    chmodSync(file, 0o644);
-    const { code, output } = await startOrExit(dataDir);
-    expect(code).toBe(1);
+    const output = await refusedStartWithSecretFile(randomBytes(48).toString("base64url"), 0o644);
     expect(output).toContain("readable or writable by other users");
     expect(output).toContain("chmod 600");
-    expect(output).not.toContain(secret);
   });
 
   it("shorter than 32 characters stops the start with what to do, without printing the secret", async () => {
-    const dataDir = tempDataDir();
-    const secret = randomBytes(12).toString("hex");
-    const file = join(dataDir, "auth-secret");
-    writeFileSync(file, secret, { mode: 0o600 });
-    chmodSync(file, 0o600);
-    const { code, output } = await startOrExit(dataDir);
-    expect(code).toBe(1);
+    const output = await refusedStartWithSecretFile(randomBytes(12).toString("hex"), 0o600);
     expect(output).toContain("shorter than 32 characters");
     expect(output).toContain("AUTH_SECRET");
-    expect(output).not.toContain(secret);
   });
 });

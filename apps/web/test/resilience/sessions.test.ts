@@ -4,80 +4,46 @@
  * revocations in Postgres and one heartbeat interval when the bus loses the announcement. The
  * person's other sessions stay connected.
  */
-import type { CredentialsEnded, PlauderClient } from "@plauder/client";
-import { createTestPostgres } from "@plauder/db/testing";
+import type { CredentialsEnded } from "@plauder/client";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type Account, connect, issueToken, newAccount } from "../support/clients";
-import { type Instance, instanceEnv, startInstance, startRedis, type TestRedis } from "../support/processes";
+import { startCluster, type TestCluster } from "../support/cluster";
+import { type Instance, startInstance, startRedis, type TestRedis } from "../support/processes";
 import { nextMessage } from "../support/raw-socket";
-import { answerHeartbeat, authenticatedSocket } from "./support/raw-client";
+import { authenticatedSocket } from "./support/raw-client";
 import { reportCase } from "./support/report";
 import { type BrowserSession, signInWithCredentials, signOut } from "./support/session-cookie";
+import { type Watched, WatchedSockets, whoIs } from "./support/watched-sockets";
 
 const heartbeatMs = 2_000;
 /** How often instances read new revocations from Postgres: the path when the bus loses an announcement. */
 const revocationPollMs = 500;
 let redis: TestRedis;
-let dropDatabase: () => Promise<void>;
+let cluster: TestCluster;
 let a: Instance;
 let b: Instance;
 let anna: Account;
-/** The settings a and b share, for an instance a test starts with settings of its own. */
-let sharedEnv: Record<string, string>;
-const clients: PlauderClient[] = [];
-const sockets: WebSocket[] = [];
+const sockets = new WatchedSockets();
 
 beforeAll(async () => {
   redis = await startRedis();
-  const database = await createTestPostgres();
-  dropDatabase = database.drop;
-  const env = {
-    ...instanceEnv(database.url, redis.url),
-    WS_HEARTBEAT_MS: String(heartbeatMs),
-    REVOCATION_POLL_MS: String(revocationPollMs),
-  };
-  sharedEnv = env;
-  [a, b] = await Promise.all([startInstance({ id: "a", env }), startInstance({ id: "b", env })]);
+  cluster = await startCluster({
+    redisUrl: redis.url,
+    env: { WS_HEARTBEAT_MS: String(heartbeatMs), REVOCATION_POLL_MS: String(revocationPollMs) },
+  });
+  [a, b] = cluster.instances as [Instance, Instance];
   anna = await newAccount(a.url, "Anna");
 });
 
 afterAll(async () => {
-  for (const socket of sockets) socket.terminate();
-  await Promise.allSettled(clients.map((c) => c.close()));
-  await Promise.allSettled([a?.stop(), b?.stop()]);
+  sockets.terminateAll();
+  await cluster?.stop();
   await redis?.stop();
-  await dropDatabase?.();
 });
 
-type Watched = { socket: WebSocket; closedWith: Promise<{ code: number; reason: string; at: number }> };
-
-/** A socket opened with a browser's cookie (no Origin: not a browser page), watched for its close. */
-async function cookieSocket(instance: Instance, session: BrowserSession): Promise<Watched> {
-  const socket = new WebSocket(`${instance.url.replace("http", "ws")}/api/trpc-ws`, {
-    headers: { cookie: session.cookie },
-  });
-  sockets.push(socket);
-  answerHeartbeat(socket);
-  const closedWith = new Promise<{ code: number; reason: string; at: number }>((resolve) =>
-    socket.once("close", (code, reason) => resolve({ code, reason: reason.toString(), at: Date.now() })),
-  );
-  await new Promise((resolve, reject) => {
-    socket.once("open", resolve);
-    socket.once("error", reject);
-  });
-  return { socket, closedWith };
-}
-
-/** Asks auth.me on the socket; resolves with the user id, or the error code. */
-async function whoIs(socket: WebSocket): Promise<string> {
-  const id = Math.floor(Math.random() * 1e9);
-  const answer = nextMessage(socket, (m) => m.id === id);
-  socket.send(JSON.stringify({ id, method: "query", params: { path: "auth.me" } }));
-  const message = (await answer) as { result?: { data: { id: string } }; error?: { data: { code: string } } };
-  return message.result?.data.id ?? message.error?.data.code ?? "no answer";
-}
+const cookieSocket = (instance: Instance, session: BrowserSession) => sockets.withCookie(instance.url, session);
 
 const stillOpen = (watched: Watched) => watched.socket.readyState === WebSocket.OPEN;
 
@@ -87,8 +53,7 @@ describe("ending a session", () => {
     const phone = await signInWithCredentials(b.url, anna.email, anna.password);
     const laptopSockets = [await cookieSocket(a, laptop), await cookieSocket(b, laptop)];
     const phoneSocket = await cookieSocket(a, phone);
-    const cli = await connect(b.url, anna);
-    clients.push(cli);
+    const cli = await cluster.clients.connect(b.url, anna);
     for (const watched of [...laptopSockets, phoneSocket]) expect(await whoIs(watched.socket)).toBe(anna.id);
 
     const signedOutAt = Date.now();
@@ -136,7 +101,7 @@ describe("ending a session", () => {
     const second = await connect(b.url, session, { onOpen: () => reopened++, onCredentialsEnded: ended });
     const sameUserOtherToken = await connect(b.url, anna);
     const bystander = await connect(a.url, other);
-    clients.push(first, second, sameUserOtherToken, bystander);
+    cluster.clients.add(first, second, sameUserOtherToken, bystander);
     expect((await second.api.auth.me.query()).id).toBe(anna.id);
     expect((await sameUserOtherToken.api.auth.me.query()).id).toBe(anna.id);
     // The typed client reports the close through its connection state; watch the raw socket count instead.
@@ -210,13 +175,12 @@ describe("ending a session", () => {
   it("a token that logs itself out over its own socket hears the answer before the close, every time", async () => {
     // The revoked-session sweep runs every heartbeat interval: at 25 ms it fires inside many a
     // logout, between the revocation and the answer, as a bus announcement can.
-    const sweeping = await startInstance({ id: "c", env: { ...sharedEnv, WS_HEARTBEAT_MS: "25" } });
+    const sweeping = await startInstance({ id: "c", env: { ...cluster.env, WS_HEARTBEAT_MS: "25" } });
     const rounds = 20;
     const orders: string[] = [];
     for (let round = 0; round < rounds; round++) {
       const { token } = await issueToken(sweeping.url, anna);
-      const socket = await authenticatedSocket(sweeping.url, token);
-      sockets.push(socket);
+      const { socket, closedWith } = sockets.watch(await authenticatedSocket(sweeping.url, token));
       const events: string[] = [];
       socket.on("message", (data) => {
         const text = data.toString();
@@ -224,12 +188,11 @@ describe("ending a session", () => {
         const message = JSON.parse(text) as { id?: number; result?: { data?: unknown } };
         if (message.id === 2) events.push(`answer ${JSON.stringify(message.result?.data)}`);
       });
-      const closedWith = new Promise<number>((resolve) => socket.once("close", (code) => resolve(code)));
       const me = nextMessage(socket, (m) => m.id === 1);
       socket.send(JSON.stringify({ id: 1, method: "query", params: { path: "auth.me" } }));
       await me;
       socket.send(JSON.stringify({ id: 2, method: "mutation", params: { path: "auth.logout" } }));
-      events.push(`close ${await closedWith}`);
+      events.push(`close ${(await closedWith).code}`);
       orders.push(events.join(", "));
     }
     // The bus announcement reaches this instance as fast as the answer is written; the caller's own

@@ -42,6 +42,36 @@ export function connect(
   return createPlauderClient({ url: baseUrl, token: account.token, retryDelayMs: () => 200, ...callbacks });
 }
 
+/**
+ * The typed clients a test file opens, so that one call closes them all when it is done with them
+ * (after each test, or after the file).
+ */
+export class OpenClients {
+  private readonly open: PlauderClient[] = [];
+
+  /** A typed client of `account` on the instance at `baseUrl` (see {@link connect}), kept to be closed. */
+  async connect(baseUrl: string, account: Account): Promise<PlauderClient> {
+    const client = await connect(baseUrl, account);
+    this.open.push(client);
+    return client;
+  }
+
+  /** How many clients are kept (opened and not yet closed by {@link close}). */
+  get size(): number {
+    return this.open.length;
+  }
+
+  /** Keeps clients opened some other way (with callbacks, say), to be closed with the rest. */
+  add(...clients: PlauderClient[]): void {
+    this.open.push(...clients);
+  }
+
+  /** Closes every client kept so far; a client that fails to close does not stop the others. */
+  async close(): Promise<void> {
+    await Promise.allSettled(this.open.splice(0).map((client) => client.close()));
+  }
+}
+
 /** A refusal from the HTTP tRPC endpoint, with the error's `data` (code, httpStatus, …) as tRPC sent it. */
 export class HttpProcedureError extends Error {
   constructor(

@@ -100,6 +100,12 @@ export const perAddressBudgetsForOneAddress = {
   MAX_UNAUTHENTICATED_PER_ADDRESS: "100000",
 } as const;
 
+/**
+ * Budgets raised out of the way of suites that publish streams and hold many connections per person,
+ * to test delivery under faults rather than the rate limits (which have suites of their own).
+ */
+export const bulkTrafficBudgets = { PUBLISH_RATE_LIMIT: "100000", MAX_CONNECTIONS_PER_USER: "100" } as const;
+
 export async function startInstance(options: InstanceOptions): Promise<Instance> {
   const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;

@@ -8,13 +8,24 @@ export function rawSocket(
   baseUrl: string,
   options: { origin?: string; connectionParams?: boolean; cookie?: string; localAddress?: string } = {},
 ): Promise<Handshake> {
-  const url = `${baseUrl.replace(/^http/, "ws")}/api/trpc-ws${options.connectionParams ? "?connectionParams=1" : ""}`;
+  const headers: Record<string, string> = {};
+  if (options.origin) headers.origin = options.origin;
+  if (options.cookie) headers.cookie = options.cookie;
+  const query = options.connectionParams ? "?connectionParams=1" : "";
+  return handshake(`${socketUrl(baseUrl)}${query}`, headers, options.localAddress);
+}
+
+/** The WebSocket endpoint of an instance at `baseUrl`. */
+export const socketUrl = (baseUrl: string) => `${baseUrl.replace(/^http/, "ws")}/api/trpc-ws`;
+
+/**
+ * A handshake with exactly the URL and headers given (a query, a cookie, an Origin), as a browser
+ * or a script would make it. Another loopback address (127.0.0.0/8) as `localAddress` plays
+ * another client's address.
+ */
+export function handshake(url: string, headers: Record<string, string>, localAddress?: string): Promise<Handshake> {
   return new Promise((resolve) => {
-    const headers: Record<string, string> = {};
-    if (options.origin) headers.origin = options.origin;
-    if (options.cookie) headers.cookie = options.cookie;
-    // Another loopback address (127.0.0.0/8) plays another client's address.
-    const socket = new WebSocket(url, { headers, localAddress: options.localAddress });
+    const socket = new WebSocket(url, { headers, localAddress });
     socket.once("open", () => resolve({ socket }));
     socket.once("unexpected-response", (_req, res) => {
       let body = "";

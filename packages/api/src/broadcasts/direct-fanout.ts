@@ -1,7 +1,7 @@
 import { getEnv } from "@plauder/runtime";
 import type { Connection } from "../context";
 import { metrics } from "../metrics";
-import { FrameGroups } from "../server/frame-groups";
+import { FrameGroups, sendFrame } from "../server/frame-groups";
 import { type DetachedSubscription, SubscriptionHandover } from "../server/handover";
 import type { Inbox } from "./inbox";
 import { type Broadcast, idNumber } from "./types";
@@ -37,13 +37,7 @@ export class FanoutMember implements DetachedSubscription {
    * has more unsent data than `maxBuffered` (then the connection is closed as a slow consumer).
    */
   send(id: number, frame: string | Buffer, maxBuffered: number): boolean {
-    const socket = this.connection.socket;
-    if (socket.readyState !== socket.OPEN || id <= this.lastSentId) return false;
-    if (socket.bufferedAmount > maxBuffered) {
-      this.connection.closeAsSlowConsumer();
-      return false;
-    }
-    socket.send(frame, textFrame);
+    if (id <= this.lastSentId || !sendFrame(this.connection, frame, maxBuffered)) return false;
     this.lastSentId = id;
     return true;
   }
@@ -53,38 +47,21 @@ export class FanoutMember implements DetachedSubscription {
   }
 }
 
-// A prebuilt Buffer goes out as a text frame (tRPC speaks text) and is written as is, not copied.
-const textFrame = { binary: false } as const;
-
 /**
  * The broadcast hot path. Per subscriber and event, a generator-based subscription costs a promise
  * chain and a `JSON.stringify` of the whole envelope; here each broadcast is serialised once and
  * written to every subscriber's socket in one loop, as the same tRPC data frame the generic path
  * would produce.
  */
-export class DirectFanout {
-  private readonly members = new FrameGroups<FanoutMember>();
+export class DirectFanout extends FrameGroups<FanoutMember> {
   private readonly maxBuffered = getEnv().WS_MAX_BUFFERED;
 
-  add(member: FanoutMember): void {
-    this.members.add(member);
-  }
-
-  /** Returns whether the member was there. */
-  remove(member: FanoutMember): boolean {
-    return this.members.remove(member);
-  }
-
-  size(): number {
-    return this.members.size();
-  }
-
   deliver = (broadcast: Broadcast): void => {
-    if (this.members.size() === 0) return;
+    if (this.size() === 0) return;
     const id = idNumber(broadcast);
     const tail = frameTail(broadcast);
     let sent = 0;
-    for (const [prefix, group] of this.members.entries()) {
+    for (const [prefix, group] of this.entries()) {
       const frame = Buffer.from(prefix + tail);
       for (const member of group) if (member.send(id, frame, this.maxBuffered)) sent++;
     }

@@ -1,6 +1,7 @@
 import { describeError, getLogger } from "@plauder/runtime";
 import type { Bus } from "../bus/index";
 import { notifyEach, parseBusMessage } from "../bus/messages";
+import { StartOnce } from "../start-once";
 import type { BroadcastStore } from "./store";
 import { type Broadcast, broadcastSchema, idNumber } from "./types";
 
@@ -58,7 +59,8 @@ export class OrderedFeed<T> {
   private ready = false;
   private draining = false;
   private catchUpRequested = false;
-  private started: Promise<void> | null = null;
+  // A failed start (the store was unreachable) is forgotten, so the next subscriber tries again.
+  private readonly starting = new StartOnce(() => this.begin());
   private timer: NodeJS.Timeout | null = null;
   private stopBus: Array<() => void> = [];
 
@@ -66,12 +68,7 @@ export class OrderedFeed<T> {
 
   /** Starts listening (once); resolves when the feed knows where the log ends. */
   start(): Promise<void> {
-    // A failed start (the store was unreachable) is forgotten, so the next subscriber tries again.
-    this.started ??= this.begin().catch((error: unknown) => {
-      this.started = null;
-      throw error;
-    });
-    return this.started;
+    return this.starting.run();
   }
 
   private async begin(): Promise<void> {

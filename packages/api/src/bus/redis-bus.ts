@@ -2,6 +2,7 @@ import { createRedis, getLogger } from "@plauder/runtime";
 import type { Redis } from "ioredis";
 import { type Bus, type BusState, BusUnavailableError } from "./bus";
 import { ChannelHandlers } from "./handlers";
+import { BusStateWatch } from "./state";
 
 /**
  * The bus across instances: Redis pub/sub with exactly two connections per instance, one to publish
@@ -15,16 +16,11 @@ export function createRedisBus(url: string): Bus {
   const publisher: Redis = createRedis(url, "bus-publisher", { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   const subscriber: Redis = createRedis(url, "bus-subscriber", { autoResubscribe: true, maxRetriesPerRequest: null });
   const handlers = new ChannelHandlers();
-  const listeners = new Set<(state: BusState) => void>();
-  let current: BusState = "down";
-  let closing = false;
+  const watch = new BusStateWatch();
 
   const update = () => {
     const next: BusState = publisher.status === "ready" && subscriber.status === "ready" ? "up" : "down";
-    if (next === current || closing) return;
-    current = next;
-    log.info({ state: next }, next === "up" ? "bus connected" : "bus disconnected");
-    for (const listener of listeners) listener(next);
+    watch.change(next, (state) => log.info({ state }, state === "up" ? "bus connected" : "bus disconnected"));
   };
   for (const connection of [publisher, subscriber]) {
     connection.on("ready", update);
@@ -54,14 +50,11 @@ export function createRedisBus(url: string): Bus {
         if (handlers.remove(channel, handler)) subscriber.unsubscribe(channel).catch(() => undefined);
       };
     },
-    state: () => current,
+    state: () => watch.state(),
     handlerCount: () => handlers.count(),
-    onStateChange(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    onStateChange: (listener) => watch.listen(listener),
     async close() {
-      closing = true;
+      watch.close();
       await Promise.allSettled([publisher.quit(), subscriber.quit()]);
       publisher.disconnect();
       subscriber.disconnect();

@@ -3,6 +3,7 @@ import type { Redis } from "ioredis";
 import { type Bus, type BusState, BusUnavailableError } from "./bus";
 import { keySlot, SLOT_COUNT } from "./cluster-slot";
 import { ChannelHandlers } from "./handlers";
+import { BusStateWatch } from "./state";
 
 /** The shortest time between two reads of the slot map. */
 const MIN_REFRESH_GAP_MS = 100;
@@ -32,14 +33,12 @@ export function createRedisClusterBus(nodes: string | readonly string[]): Bus {
 
   const log = getLogger().child({ component: "bus" });
   const handlers = new ChannelHandlers();
-  const listeners = new Set<(state: BusState) => void>();
   const shards = new Map<string, Shard>();
   /** The master ("host:port") owning each slot, from the last CLUSTER SLOTS; empty until the first. */
   let owners: (string | undefined)[] = [];
   /** Topics with local handlers, and the master they were (or will be) subscribed on. */
   const wanted = new Map<string, string | undefined>();
-  let current: BusState = "down";
-  let closing = false;
+  const watch = new BusStateWatch();
   let refreshing: Promise<void> | null = null;
   let refreshTimer: NodeJS.Timeout | undefined;
   let refreshDue = 0;
@@ -53,24 +52,23 @@ export function createRedisClusterBus(nodes: string | readonly string[]): Bus {
   };
 
   const update = () => {
-    if (closing) return;
+    if (watch.closing()) return;
     const healthy =
       shards.size > 0 &&
       [...shards.values()].every(
         (shard) => shard.publisher.status === "ready" && shard.subscriber.status === "ready" && shard.synced,
       );
     const next: BusState = healthy ? "up" : "down";
-    if (next === current) return;
-    current = next;
-    log.info({ state: next, shards: shards.size }, next === "up" ? "bus connected" : "bus disconnected");
-    for (const listener of listeners) listener(next);
+    const announce = (state: BusState) =>
+      log.info({ state, shards: shards.size }, state === "up" ? "bus connected" : "bus disconnected");
+    if (!watch.change(next, announce)) return;
     // A master that failed over comes back under another address: only a new CLUSTER SLOTS finds it.
     if (next === "down") scheduleRefresh(0);
   };
 
   /** Reads the slot map after `delayMs`, or sooner if a read is already planned sooner. */
   const scheduleRefresh = (delayMs: number) => {
-    if (closing) return;
+    if (watch.closing()) return;
     // At most one read per MIN_REFRESH_GAP_MS: nodes that disagree about a slot for a moment (gossip
     // still spreading) bounce a subscription between them, and that must not become a tight loop.
     const due = Math.max(performance.now() + delayMs, lastRefresh + MIN_REFRESH_GAP_MS);
@@ -97,7 +95,7 @@ export function createRedisClusterBus(nodes: string | readonly string[]): Bus {
         refreshing = null;
         update();
         // Keep looking while down, backing off to 10 s so a cluster-wide outage is not hammered.
-        if (current === "down") scheduleRefresh(Math.min(500 * 2 ** failedRefreshes, 10_000));
+        if (watch.state() === "down") scheduleRefresh(Math.min(500 * 2 ** failedRefreshes, 10_000));
       }
     })();
     return refreshing;
@@ -133,7 +131,7 @@ export function createRedisClusterBus(nodes: string | readonly string[]): Bus {
   };
 
   const applySlots = (slots: SlotRanges) => {
-    if (closing) return;
+    if (watch.closing()) return;
     const next = new Array<string | undefined>(SLOT_COUNT);
     const masters = new Map<string, { host: string; port: number }>();
     for (const [start, end, master] of slots) {
@@ -245,7 +243,7 @@ export function createRedisClusterBus(nodes: string | readonly string[]): Bus {
 
   /** Subscribes, on a freshly (re)connected subscriber, every wanted topic its master owns. */
   const sync = (shard: Shard) => {
-    if (closing || shard.subscriber.status !== "ready") return;
+    if (watch.closing() || shard.subscriber.status !== "ready") return;
     const epoch = shard.epoch;
     const topics = [...wanted].filter(([, on]) => on === shard.key).map(([topic]) => topic);
     // One SSUBSCRIBE per topic: several channels in one command must share a slot (CROSSSLOT otherwise).
@@ -267,7 +265,7 @@ export function createRedisClusterBus(nodes: string | readonly string[]): Bus {
   };
 
   const subscribeFailed = (shard: Shard, epoch: number, error: Error) => {
-    if (closing) return;
+    if (watch.closing()) return;
     // A MOVED names the slot's owner, whatever became of this connection since.
     const moved = followMoved(error);
     if (shard.epoch !== epoch) return; // Dropped or moved meanwhile: "ready" or the next refresh syncs it.
@@ -311,14 +309,11 @@ export function createRedisClusterBus(nodes: string | readonly string[]): Bus {
         if (shard?.subscriber.status === "ready") shard.subscriber.sunsubscribe(topic).catch(() => undefined);
       };
     },
-    state: () => current,
+    state: () => watch.state(),
     handlerCount: () => handlers.count(),
-    onStateChange(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    onStateChange: (listener) => watch.listen(listener),
     async close() {
-      closing = true;
+      watch.close();
       clearTimeout(refreshTimer);
       const connections = [...shards.values()].flatMap((shard) => [shard.publisher, shard.subscriber]);
       shards.clear();

@@ -1,6 +1,7 @@
 import { describeError, getLogger } from "@plauder/runtime";
 import type { Bus } from "../bus/index";
 import { parseBusMessage } from "../bus/messages";
+import { StartOnce } from "../start-once";
 import type { DurableSource } from "./durable-source";
 import type { EphemeralLog } from "./ephemeral-log";
 import type { PresenceChange } from "./presence";
@@ -38,7 +39,7 @@ export class ChannelFeed {
   /** Ephemeral runs that arrived while a gap was being filled or before start finished. */
   private ephemeralBacklog: { epoch: string; publications: ChannelPublication[] }[] = [];
   private ephemeralBusy = true;
-  private started: Promise<void> | null = null;
+  private readonly starting = new StartOnce(() => this.begin());
   private stops: (() => void)[] = [];
 
   constructor(
@@ -49,12 +50,9 @@ export class ChannelFeed {
     private readonly ephemeral: EphemeralLog,
   ) {}
 
+  /** Starts listening (once; again after a failed start); resolves when both logs' heads are known. */
   start(): Promise<void> {
-    this.started ??= this.begin().catch((error: unknown) => {
-      this.started = null;
-      throw error;
-    });
-    return this.started;
+    return this.starting.run();
   }
 
   private async begin(): Promise<void> {
@@ -208,7 +206,7 @@ export class ChannelFeed {
 
   /** Works through runs that could not be delivered at once, filling gaps from Redis. One drain at a time. */
   private async drainEphemeral(): Promise<void> {
-    if (this.ephemeralBusy || this.started === null) return;
+    if (this.ephemeralBusy || !this.starting.begun()) return;
     this.ephemeralBusy = true;
     try {
       while (this.catchUpRequested || this.ephemeralBacklog.length > 0) {

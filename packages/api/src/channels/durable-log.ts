@@ -1,5 +1,5 @@
 import { channelHeads, channelMessages, type Database, getDatabase, type StoredChannelMessage } from "@plauder/db";
-import { and, asc, desc, eq, gt, lt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, lt, type SQL, sql } from "drizzle-orm";
 import { type ChannelPublication, type PublicationBody, publicationId } from "./types";
 
 export type DurableEntry = { channel: string; senderId: string; senderName: string; text: string; instanceId: string };
@@ -21,6 +21,11 @@ export type DurableLogOptions = {
   /** Told about each committed run, once, before any publisher's promise resolves (fan-out). */
   onCommit?: (run: CommittedRun) => void;
 };
+
+/** Offsets below `beforeOffset`; no condition when there is none. */
+function below(beforeOffset: number | undefined): SQL | undefined {
+  return beforeOffset === undefined ? undefined : lt(channelMessages.offset, beforeOffset);
+}
 
 function toPublication(row: StoredChannelMessage, epoch: string): ChannelPublication {
   return {
@@ -186,34 +191,29 @@ export class DurableLog {
   }
 
   /** Publications after `afterOffset` (and below `beforeOffset` if given), oldest first, at most `limit`. */
-  async after(channel: string, epoch: string, afterOffset: number, limit: number, beforeOffset?: number) {
-    const rows = await this.db()
-      .select()
-      .from(channelMessages)
-      .where(
-        and(
-          eq(channelMessages.channel, channel),
-          gt(channelMessages.offset, afterOffset),
-          beforeOffset === undefined ? undefined : lt(channelMessages.offset, beforeOffset),
-        ),
-      )
-      .orderBy(asc(channelMessages.offset))
-      .limit(limit);
-    return rows.map((row) => toPublication(row, epoch));
+  after(channel: string, epoch: string, afterOffset: number, limit: number, beforeOffset?: number) {
+    const offsets = [gt(channelMessages.offset, afterOffset), below(beforeOffset)];
+    return this.select(channel, epoch, offsets, asc(channelMessages.offset), limit);
   }
 
   /** The newest publications before `beforeOffset` (or the newest of all), newest first. */
-  async history(channel: string, epoch: string, limit: number, beforeOffset?: number) {
+  history(channel: string, epoch: string, limit: number, beforeOffset?: number) {
+    return this.select(channel, epoch, [below(beforeOffset)], desc(channelMessages.offset), limit);
+  }
+
+  /** A channel's publications whose offsets meet every condition of `offsets`, in `order`, at most `limit`. */
+  private async select(
+    channel: string,
+    epoch: string,
+    offsets: (SQL | undefined)[],
+    order: SQL,
+    limit: number,
+  ): Promise<ChannelPublication[]> {
     const rows = await this.db()
       .select()
       .from(channelMessages)
-      .where(
-        and(
-          eq(channelMessages.channel, channel),
-          beforeOffset === undefined ? undefined : lt(channelMessages.offset, beforeOffset),
-        ),
-      )
-      .orderBy(desc(channelMessages.offset))
+      .where(and(eq(channelMessages.channel, channel), ...offsets))
+      .orderBy(order)
       .limit(limit);
     return rows.map((row) => toPublication(row, epoch));
   }

@@ -1,7 +1,7 @@
 import { getEnv } from "@plauder/runtime";
 import type { Connection } from "../context";
 import { metrics } from "../metrics";
-import { FrameGroups } from "../server/frame-groups";
+import { FrameGroups, sendFrame } from "../server/frame-groups";
 import { type DetachedSubscription, SubscriptionHandover } from "../server/handover";
 import type { ChannelEvent } from "./types";
 
@@ -13,9 +13,6 @@ function frameTail(event: ChannelEvent, position: string): string {
   const id = JSON.stringify(position);
   return `,"result":{"type":"data","id":${id},"data":{"id":${id},"data":${JSON.stringify(event)}}}}`;
 }
-
-// A prebuilt Buffer goes out as a text frame (tRPC speaks text) and is written as is.
-const textFrame = { binary: false } as const;
 
 /** How far one subscription has got in each of a channel's logs, so nothing is sent to it twice. */
 export class LogCursor {
@@ -58,14 +55,7 @@ export class ChannelMember extends LogCursor implements DetachedSubscription {
 
   /** Sends a frame unless the socket is gone or over its buffer limit (then it is closed as slow). */
   send(frame: string | Buffer, maxBuffered: number): boolean {
-    const socket = this.connection.socket;
-    if (socket.readyState !== socket.OPEN) return false;
-    if (socket.bufferedAmount > maxBuffered) {
-      this.connection.closeAsSlowConsumer();
-      return false;
-    }
-    socket.send(frame, textFrame);
-    return true;
+    return sendFrame(this.connection, frame, maxBuffered);
   }
 
   stop(): void {
@@ -78,27 +68,14 @@ export class ChannelMember extends LogCursor implements DetachedSubscription {
  * frame prefix (clients number subscriptions from 1, so a few prefixes cover nearly everyone) and
  * the same bytes go to every socket.
  */
-export class ChannelFanout {
-  private readonly members = new FrameGroups<ChannelMember>();
+export class ChannelFanout extends FrameGroups<ChannelMember> {
   private readonly maxBuffered = getEnv().WS_MAX_BUFFERED;
 
-  add(member: ChannelMember): void {
-    this.members.add(member);
-  }
-
-  remove(member: ChannelMember): boolean {
-    return this.members.remove(member);
-  }
-
-  size(): number {
-    return this.members.size();
-  }
-
   deliver = (event: ChannelEvent, position: string): void => {
-    if (this.members.size() === 0) return;
+    if (this.size() === 0) return;
     const tail = frameTail(event, position);
     let sent = 0;
-    for (const [prefix, group] of this.members.entries()) {
+    for (const [prefix, group] of this.entries()) {
       let frame: Buffer | null = null;
       for (const member of group) {
         if (!member.wants(event)) continue;
@@ -111,7 +88,7 @@ export class ChannelFanout {
 
   /** Ends every subscription of one person here with an error frame (they lost access). */
   expel(userId: string, errorFrameBody: string): void {
-    for (const [prefix, group] of this.members.entries()) {
+    for (const [prefix, group] of this.entries()) {
       for (const member of [...group]) {
         if (member.userId !== userId) continue;
         member.send(`${prefix},${errorFrameBody}}`, Number.POSITIVE_INFINITY);

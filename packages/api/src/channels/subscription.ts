@@ -78,6 +78,12 @@ export class ChannelLease {
   }
 }
 
+/** Where each log's epoch and offset sit in a {@link Position}. */
+const positionOf = {
+  durable: { epoch: "durableEpoch", offset: "durable" },
+  ephemeral: { epoch: "ephemeralEpoch", offset: "ephemeral" },
+} as const;
+
 /**
  * What a resume replays: the publications after `from` in both logs, and which logs could not be
  * replayed in full. Durable ones come first: they are the conversation; ephemeral ones are its
@@ -91,35 +97,26 @@ export async function replay(
   const lost: ChannelSync["lost"] = [];
   const position: Position = { ...from };
   const events: PositionedEvent[] = [];
-  const marked = (publication: ChannelPublication): ChannelPublication => ({ ...publication, replayed: true });
-
-  const durable = await lease.feed.durableSource().replay(from.durableEpoch, from.durable, limit);
-  if (durable === "lost") {
-    lost.push("durable");
-    const current = lease.feed.position();
-    position.durableEpoch = current.durableEpoch;
-    position.durable = current.durable;
-  } else {
-    for (const publication of durable) {
-      position.durableEpoch = publication.epoch;
-      position.durable = publication.offset;
-      events.push({ event: marked(publication), position: formatPosition(position) });
+  // Each log's replay is taken in as soon as it is read (a lost one's position is read then), each
+  // into its own part of the position (the resume token).
+  const takeIn = (log: ChannelSync["lost"][number], replayed: ChannelPublication[] | "lost"): void => {
+    const { epoch, offset } = positionOf[log];
+    if (replayed === "lost") {
+      // The log no longer reaches back that far: the resume goes on from where it is now.
+      lost.push(log);
+      const current = lease.feed.position();
+      position[epoch] = current[epoch];
+      position[offset] = current[offset];
+      return;
     }
-  }
-
-  const ephemeral = await lease.feed.ephemeralReplay(from.ephemeralEpoch, from.ephemeral, limit);
-  if (ephemeral === "lost") {
-    lost.push("ephemeral");
-    const current = lease.feed.position();
-    position.ephemeralEpoch = current.ephemeralEpoch;
-    position.ephemeral = current.ephemeral;
-  } else {
-    for (const publication of ephemeral) {
-      position.ephemeralEpoch = publication.epoch;
-      position.ephemeral = publication.offset;
-      events.push({ event: marked(publication), position: formatPosition(position) });
+    for (const publication of replayed) {
+      position[epoch] = publication.epoch;
+      position[offset] = publication.offset;
+      events.push({ event: { ...publication, replayed: true }, position: formatPosition(position) });
     }
-  }
+  };
+  takeIn("durable", await lease.feed.durableSource().replay(from.durableEpoch, from.durable, limit));
+  takeIn("ephemeral", await lease.feed.ephemeralReplay(from.ephemeralEpoch, from.ephemeral, limit));
   const sync: ChannelSync = {
     type: "sync",
     channel: lease.channel.name,

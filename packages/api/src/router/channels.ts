@@ -1,6 +1,7 @@
 import { getEnv } from "@plauder/runtime";
 import { type TRPCRouterRecord, type TrackedEnvelope, tracked } from "@trpc/server";
 import { z } from "zod";
+import { Inbox } from "../broadcasts/inbox";
 import { getBroadcastStore } from "../broadcasts/service";
 import { broadcastToPublication } from "../channels/durable-source";
 import { ChannelHandover, LogCursor, type PositionedEvent } from "../channels/fanout";
@@ -41,16 +42,9 @@ export const channelsRouter = {
       const lease = await ChannelLease.open(ctx, input.channel);
       const abort = signal ?? new AbortController().signal;
       const connection = ctx.connection;
-      let backlog: PositionedEvent[] = [];
-      let wake: (() => void) | null = null;
-      let stopListening = lease.feed.subscribe((event, position) => {
-        if (backlog.length >= backlogLimit) {
-          connection?.closeAsSlowConsumer();
-          return;
-        }
-        backlog.push({ event, position });
-        wake?.();
-      });
+      // Past its limit the subscription is too slow: its socket is closed and the backlog dropped.
+      const backlog = new Inbox<PositionedEvent>(backlogLimit, () => connection?.closeAsSlowConsumer());
+      let stopListening = lease.feed.subscribe((event, position) => backlog.push({ event, position }));
       let handedOver = false;
       try {
         const from = input.lastEventId ? parsePosition(input.lastEventId) : null;
@@ -77,7 +71,7 @@ export const channelsRouter = {
             connection,
             ctx.user.id,
             lease.fanout,
-            () => backlog.splice(0),
+            () => backlog.takeAll(),
             stopListening,
             lease.end,
             cursor,
@@ -89,18 +83,8 @@ export const channelsRouter = {
           return;
         }
         // Without a socket to hand over to, events keep flowing through this generator.
-        while (!abort.aborted) {
-          if (backlog.length === 0) {
-            await new Promise<void>((resolve) => {
-              wake = resolve;
-              abort.addEventListener("abort", () => resolve(), { once: true });
-            });
-            wake = null;
-            continue;
-          }
-          const events = backlog;
-          backlog = [];
-          for (const { event, position } of events) if (cursor.wants(event)) yield tracked(position, event);
+        for await (const { event, position } of backlog.drain(abort)) {
+          if (cursor.wants(event)) yield tracked(position, event);
         }
       } finally {
         stopListening();
@@ -145,32 +129,21 @@ export const channelsRouter = {
     const lease = await ChannelLease.open(ctx, input.channel);
     const abort = signal ?? new AbortController().signal;
     const maxListed = getEnv().PRESENCE_MAX_LISTED;
-    const waiting: ChannelPresenceEvent[] = [];
-    let wake: (() => void) | null = null;
+    // Presence changes are few and small: the queue has no limit.
+    const waiting = new Inbox<ChannelPresenceEvent>(Number.POSITIVE_INFINITY, noop);
     const channel = input.channel.name;
     let count = 0;
     let large = false;
     const stop = lease.feed.onPresence(({ event, user }) => {
       count += event === "join" ? 1 : -1;
       waiting.push(large ? { type: "count", channel, count } : { type: event, channel, user });
-      wake?.();
     });
     try {
       const snapshot = await getChannelPresence().snapshot(channel, maxListed);
       count = snapshot.count;
       large = snapshot.users === null;
       yield { type: "snapshot", channel, count: snapshot.count, users: snapshot.users } as ChannelPresenceEvent;
-      while (!abort.aborted) {
-        if (waiting.length === 0) {
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-            abort.addEventListener("abort", () => resolve(), { once: true });
-          });
-          wake = null;
-          continue;
-        }
-        yield waiting.shift() as ChannelPresenceEvent;
-      }
+      yield* waiting.drain(abort);
     } finally {
       stop();
       lease.end();

@@ -6,6 +6,7 @@ export {
   createRealtimeServer,
   type RealtimeServer,
   type RealtimeServerOptions,
+  type RealtimeSettings,
   realtimeOptionsFrom,
 } from "./realtime-server";
 export { UserConnections } from "./user-connections";

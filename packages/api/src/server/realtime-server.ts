@@ -1,26 +1,24 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { type Credential, readAccessToken, sessionFromCookie } from "@plauder/auth";
-import { clientAddressOf, describeError, type Env, getInstanceId, getLogger } from "@plauder/runtime";
-import { TRPCError } from "@trpc/server";
+import { describeError, type Env, getInstanceId, getLogger } from "@plauder/runtime";
+import { type AnyRouter, TRPCError } from "@trpc/server";
 import { type WebSocket, WebSocketServer } from "ws";
 import { getBroadcastFeed } from "../broadcasts/service";
 import { getChannelPresence, getChannelRegistry } from "../channels/service";
 import type { Connection, Context } from "../context";
 import { metrics } from "../metrics";
 import { getPresence } from "../presence/index";
-import { appRouter } from "../root";
 import { logProcedureError } from "../trpc";
-import { AddressConnections } from "./address-connections";
+import { Admission, type Admitted } from "./admission";
 import { closeCodes } from "./close-codes";
 import { connectionClosed, connectionOpened } from "./connections";
 import { CredentialWatch } from "./credential-watch";
-import { isOriginAllowed, parseOrigins } from "./origin";
+import { parseOrigins } from "./origin";
 import { SocketProtocol } from "./socket-protocol";
-import { UserConnections } from "./user-connections";
 
-export type RealtimeServerOptions = {
+/** The realtime server's limits and timings: what the settings (environment) decide. */
+export type RealtimeSettings = {
   /** Origins whose pages may open a socket (`ALLOWED_ORIGINS`). */
   allowedOrigins: readonly string[];
   /** Largest inbound frame in bytes; larger ones close the connection with 1009. */
@@ -43,8 +41,16 @@ export type RealtimeServerOptions = {
   authTimeoutMs: number;
 };
 
-/** The realtime server's options as the settings (environment) give them. */
-export function realtimeOptionsFrom(env: Env): RealtimeServerOptions {
+export type RealtimeServerOptions = RealtimeSettings & {
+  /**
+   * The procedures its sockets may call (the app's `appRouter`). Its context is the {@link Context}
+   * this server makes; the broadcast feed, presence and channels it starts and stops are the app's.
+   */
+  router: AnyRouter;
+};
+
+/** The realtime server's settings as the environment gives them; the router is the caller's. */
+export function realtimeOptionsFrom(env: Env): RealtimeSettings {
   return {
     allowedOrigins: parseOrigins(env.ALLOWED_ORIGINS ?? env.APP_URL),
     maxPayload: env.WS_MAX_PAYLOAD,
@@ -68,20 +74,15 @@ export type RealtimeServer = {
 };
 
 /**
- * What this server keeps per socket, in one record. Timers call shared functions with the socket as
- * an argument and one shared listener cleans up on close, so a connection adds no closures of its own
- * here (a server holds tens of thousands of connections, and every closure is a heap object of its own).
+ * What this server keeps per socket, in one record, admission's fields included. Timers call shared
+ * functions with the socket as an argument and one shared listener cleans up on close, so a
+ * connection adds no closures of its own here (a server holds tens of thousands of connections, and
+ * every closure is a heap object of its own).
  */
-type SocketState = {
-  connectionId: string;
-  /** The browser's session, read from the cookie at the upgrade. */
-  cookie: Credential | null;
+type SocketState = Admitted & {
   connectedAt: number;
-  clientAddress: string;
   /** The user this socket counts as in presence, once authenticated. */
   presentAs: string | null;
-  /** Whether it has left its address's count of unauthenticated connections. */
-  authenticated: boolean;
   /** It asked for its own logout and closes once the answer is out, not when the bus says so. */
   closingAfterAnswer: boolean;
   /** The session or token it was opened with, so logout can find it. */
@@ -91,10 +92,10 @@ type SocketState = {
   expiresAt: number;
 };
 
-function newSocketState(connectionId: string, cookie: Credential | null, clientAddress: string): SocketState {
+function newSocketState(connectionId: string, clientAddress: string): SocketState {
   return {
     connectionId,
-    cookie,
+    cookie: null,
     connectedAt: Date.now(),
     clientAddress,
     presentAs: null,
@@ -115,16 +116,15 @@ function terminate(socket: WebSocket): void {
   socket.terminate();
 }
 
-function refuse(socket: Duplex, status: number, reason: string): void {
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(reason)}\r\n\r\n${reason}`,
-  );
+/** Each upgrade's connection record, made once admission has the client's address. */
+function newUpgradeState(clientAddress: string): SocketState {
+  return newSocketState(randomBytes(4).toString("hex"), clientAddress);
 }
 
 /**
  * The tRPC WebSocket endpoint, mounted by the app's HTTP server on one path. It owns the upgrade:
- * origin, authentication from the session cookie and connection limits are settled before a socket
- * exists; token users (connectionParams) are checked when their first message arrives.
+ * admission (admission.ts) settles origin, the session cookie and connection limits before a socket
+ * exists, and token users (connectionParams) when their first message arrives.
  */
 export function createRealtimeServer(options: RealtimeServerOptions): RealtimeServer {
   const log = getLogger().child({ component: "realtime" });
@@ -132,17 +132,15 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   // on small JSON messages (the benchmark asserts no system negotiates it).
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: options.maxPayload });
   const states = new WeakMap<WebSocket, SocketState>();
-  const perUser = new UserConnections(options.maxConnectionsPerUser);
-  const perAddress = new AddressConnections(options.maxConnectionsPerAddress, options.maxUnauthenticatedPerAddress);
-  function markAuthenticated(state: SocketState): void {
-    if (state.authenticated) return;
-    state.authenticated = true;
-    perAddress.authenticated(state.clientAddress);
-  }
-  let accepting = true;
-  // Upgrades past the limit check but still reading their cookie: counted against the limit, or a
-  // storm of simultaneous upgrades would all pass the check before any of them became a client.
-  let upgrading = 0;
+  const admission = new Admission({
+    allowedOrigins: options.allowedOrigins,
+    maxConnections: options.maxConnections,
+    maxConnectionsPerUser: options.maxConnectionsPerUser,
+    maxConnectionsPerAddress: options.maxConnectionsPerAddress,
+    maxUnauthenticatedPerAddress: options.maxUnauthenticatedPerAddress,
+    openConnections: () => wss.clients.size,
+    log,
+  });
 
   // Listening starts now, so the first subscriber does not wait for the feed and health is accurate.
   getBroadcastFeed()
@@ -180,8 +178,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     if (state.authDeadline) clearTimeout(state.authDeadline);
     if (state.presentAs) presence.disconnect(state.presentAs);
     if (state.sessionId) credentials.untrack(this, state.sessionId);
-    perUser.remove(state.connectionId);
-    perAddress.release(state.clientAddress, state.authenticated);
+    admission.release(state);
     log.info({ conn: state.connectionId, code }, "connection closed");
   }
 
@@ -232,7 +229,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   }
 
   const protocol = new SocketProtocol({
-    router: appRouter,
+    router: options.router,
     maxSubscriptions: options.maxSubscriptions,
     maxBuffered: options.maxBuffered,
     onSlowConsumer: closeSlowConsumer,
@@ -247,26 +244,22 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       logProcedureError(failure);
     },
     async createContext(socket, connectionParams): Promise<Context> {
-      const state = states.get(socket) ?? newSocketState("unknown", null, "unknown");
-      // A token in connectionParams (typed clients) wins over the cookie (browsers).
+      const state = states.get(socket) ?? newSocketState("unknown", "unknown");
       const token = connectionParams?.token;
-      const credential = token !== undefined ? await readAccessToken(token) : state.cookie;
-      const user = credential?.user ?? null;
-      // A socket that closed while its token was being read has already been counted off: taking a
-      // per-user place now would keep it for good.
-      const open = socket.readyState === socket.OPEN;
-      if (token !== undefined && user && open && !perUser.tryAdd(user.id, state.connectionId)) {
-        log.info({ conn: state.connectionId, user: user.id }, "refused: too many connections for this user");
+      const authentication = await admission.authenticate(state, socket, token);
+      if (!authentication.admitted) {
         // Answered first, then closed with 4029 (closeFailedSetup).
         throw new TRPCError({ code: "TOO_MANY_REQUESTS", message: closeCodes.tooManyForUser.reason });
       }
+      const { credential } = authentication;
+      const user = credential?.user ?? null;
+      const open = socket.readyState === socket.OPEN;
       log.info(
         { conn: state.connectionId, user: user?.id ?? null, via: token !== undefined ? "token" : "cookie" },
         "connection authenticated",
       );
       // The context is made once per connection; after a close nothing would undo what follows.
       if (open) {
-        if (user) markAuthenticated(state);
         if (user && !state.presentAs) {
           state.presentAs = user.id;
           presence.connect({ id: user.id, name: user.name });
@@ -307,71 +300,23 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   return {
     async handleUpgrade(req, socket, head) {
       socket.on("error", destroyOnError);
-      if (!accepting) return refuse(socket, 503, "Server is shutting down");
-      if (!isOriginAllowed(req.headers.origin, options.allowedOrigins)) {
-        log.info({ origin: req.headers.origin }, "refused upgrade from a foreign origin");
-        metrics().refusedUpgrades.inc({ reason: "origin" });
-        return refuse(socket, 403, "Origin not allowed");
-      }
-      if (wss.clients.size + upgrading >= options.maxConnections) {
-        metrics().refusedUpgrades.inc({ reason: "capacity" });
-        return refuse(socket, 503, "Too many connections");
-      }
-      const clientAddress = clientAddressOf(req);
-      // The address's place is taken before the cookie is read, so a storm of upgrades from one
-      // address cannot all pass the check first; it is given back below unless a socket opens.
-      const addressRefusal = perAddress.tryOpen(clientAddress);
-      if (addressRefusal) {
-        log.info(
-          { address: clientAddress, limit: addressRefusal },
-          "refused upgrade: too many connections from this address",
-        );
-        metrics().refusedUpgrades.inc({
-          reason: addressRefusal === "address" ? "address_limit" : "unauthenticated_limit",
-        });
-        return refuse(
-          socket,
-          429,
-          addressRefusal === "address"
-            ? "Too many connections from this address"
-            : "Too many connections from this address that have not signed in",
-        );
-      }
-      upgrading++;
-      let wasOpened = false;
-      const state = newSocketState(randomBytes(4).toString("hex"), null, clientAddress);
-      try {
-        const cookie = await sessionFromCookie(req.headers.cookie);
-        const connectionId = state.connectionId;
-        state.cookie = cookie;
-        if (cookie && !perUser.tryAdd(cookie.user.id, connectionId)) {
-          log.info({ user: cookie.user.id }, "refused upgrade: too many connections for this user");
-          metrics().refusedUpgrades.inc({ reason: "user_limit" });
-          return refuse(socket, 429, closeCodes.tooManyForUser.reason);
-        }
-        if (cookie) markAuthenticated(state);
-        // ws completes the handshake synchronously here (no verifyClient), so the new client is in
-        // wss.clients before `upgrading` drops.
+      await admission.admitUpgrade(req, socket, newUpgradeState, (state) => {
         // wsLink adds ?connectionParams=1 when its first message will carry them (typed clients' tokens).
         const expectConnectionParams =
           new URL(req.url ?? "/", "http://upgrade").searchParams.get("connectionParams") === "1";
+        let wasOpened = false;
+        // ws completes the handshake synchronously here (no verifyClient): a client that hung up
+        // while its cookie was being read is dropped without a socket.
         wss.handleUpgrade(req, socket, head, (ws) => {
           wasOpened = true;
           state.connectedAt = Date.now();
           opened(ws, state, expectConnectionParams);
         });
-        // The client hung up while its cookie was being read: ws dropped the socket without a
-        // connection, so nothing will ever close it; give back its place in the per-user count.
-        if (!wasOpened) perUser.remove(connectionId);
-      } finally {
-        upgrading--;
-        // No socket came of it (refused, failed, or the client hung up): nothing else will give the
-        // address's place back.
-        if (!wasOpened) perAddress.release(clientAddress, state.authenticated);
-      }
+        return wasOpened;
+      });
     },
     async close(graceMs = 5_000) {
-      accepting = false;
+      admission.stop();
       credentials.stop();
       // wsLink reconnects on this notification; clients add jitter so they do not all return at once.
       protocol.broadcastReconnectNotification();

@@ -3,6 +3,7 @@
 import { type FormEvent, useEffect, useId, useRef, useState } from "react";
 import { type ChannelStatus, type LiveChannel, useChannel } from "~/channels/use-channel";
 import { FormError } from "~/components/form-error";
+import { QuietLabelInput } from "~/components/quiet-label-input";
 import { errorMessage } from "~/lib/error-message";
 import { ChannelMessages } from "./channel-messages";
 import type { RoomEntry } from "./channel-switcher";
@@ -112,7 +113,6 @@ function Compose({
   const [ephemeral, setEphemeral] = useState(false);
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const inputId = useId();
   const input = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
@@ -137,13 +137,10 @@ function Compose({
 
   return (
     <form onSubmit={submit} className="stack-sm compose">
-      <label htmlFor={inputId} className="sr-only">
-        Message to {title}
-      </label>
       <div className="row">
-        <input
+        <QuietLabelInput
           ref={input}
-          id={inputId}
+          label={`Message to ${title}`}
           className="input grow"
           placeholder={`Write to ${title}…`}
           value={text}

@@ -2,6 +2,7 @@
 
 import { useId } from "react";
 import { usePresence } from "~/channels/use-presence";
+import { PeopleList } from "./people-list";
 
 /** Who is in the selected channel right now, on any instance; the person watching is among them. */
 export function MembersOnline({ channel, me, hideError }: { channel: string; me: string; hideError: boolean }) {
@@ -12,18 +13,7 @@ export function MembersOnline({ channel, me, hideError }: { channel: string; me:
       <h4 id={headingId} className="members-heading">
         Members online <span className="count-pill">{count}</span>
       </h4>
-      {members && (
-        <ul className="members-list" data-testid="channel-presence">
-          {members.length === 0 && <li className="muted">Nobody yet.</li>}
-          {members.map((member) => (
-            <li key={member.id}>
-              <span className="presence-dot" aria-hidden="true" />
-              {member.name}
-              {member.id === me && <span className="muted"> (you)</span>}
-            </li>
-          ))}
-        </ul>
-      )}
+      {members && <PeopleList people={members} me={me} className="members-list" testId="channel-presence" />}
       {!members && <p className="muted">Too many to list.</p>}
       {/* The channel's own refusal says the same; one alert is enough. */}
       {error && !hideError && <p className="field-error">{error}</p>}

@@ -1,6 +1,7 @@
 "use client";
 
-import { useId, useMemo, useState } from "react";
+import { useMemo, useState } from "react";
+import { QuietLabelInput } from "~/components/quiet-label-input";
 import { formatTime } from "./stats";
 
 export type LogKind = "sent" | "received" | "system";
@@ -17,7 +18,6 @@ const kinds: Array<{ value: LogKind | "all"; label: string }> = [
 export function MessageLog({ entries, onClear, limit }: { entries: LogEntry[]; onClear: () => void; limit: number }) {
   const [kind, setKind] = useState<LogKind | "all">("all");
   const [query, setQuery] = useState("");
-  const searchId = useId();
   const visible = useMemo(() => {
     const needle = query.trim().toLowerCase();
     return entries
@@ -51,12 +51,8 @@ export function MessageLog({ entries, onClear, limit }: { entries: LogEntry[]; o
             </label>
           ))}
         </fieldset>
-        <label htmlFor={searchId} className="sr-only">
-          Filter messages
-        </label>
-        <input
-          id={searchId}
-          className="input"
+        <QuietLabelInput
+          label="Filter messages"
           type="search"
           placeholder="Filter…"
           value={query}

@@ -4,11 +4,13 @@ import type { Broadcast, PresentUser } from "@plauder/api";
 import { percentile } from "@plauder/runtime/stats";
 import { type FormEvent, useEffect, useId, useMemo, useRef, useState } from "react";
 import { FormError } from "~/components/form-error";
+import { QuietLabelInput } from "~/components/quiet-label-input";
 import { errorMessage } from "~/lib/error-message";
 import type { ConnectionStatus, RealtimeConnection } from "~/realtime/connection";
 import { api } from "~/trpc/react";
 import { maxTextLength } from "./limits";
 import type { LogKind } from "./message-log";
+import { PeopleList } from "./people-list";
 import { RttChart } from "./rtt-chart";
 import { formatMs, formatTime } from "./stats";
 
@@ -184,7 +186,6 @@ export function BroadcastPanel({
 }) {
   const [text, setText] = useState("");
   const [error, setError] = useState<string | null>(null);
-  const inputId = useId();
   // Read once per mount: after a manual reconnect the panel remounts and resumes from here.
   const input = useMemo(() => ({ lastEventId: lastIdRef.current }), [lastIdRef]);
   api.realtime.broadcast.useSubscription(input, {
@@ -227,11 +228,8 @@ export function BroadcastPanel({
         ))}
       </ol>
       <form onSubmit={submit} className="row">
-        <label htmlFor={inputId} className="sr-only">
-          Broadcast message
-        </label>
-        <input
-          id={inputId}
+        <QuietLabelInput
+          label="Broadcast message"
           className="input grow"
           placeholder="Message everyone…"
           value={text}
@@ -267,16 +265,7 @@ export function PresencePanel({ online, me }: { online: boolean; me: string }) {
       <h2 id="presence-heading">
         Online <span className="count-pill">{sorted.length}</span>
       </h2>
-      <ul className="presence" data-testid="presence">
-        {sorted.length === 0 && <li className="muted">Nobody yet.</li>}
-        {sorted.map((person) => (
-          <li key={person.id}>
-            <span className="presence-dot" aria-hidden="true" />
-            {person.name}
-            {person.id === me && <span className="muted"> (you)</span>}
-          </li>
-        ))}
-      </ul>
+      <PeopleList people={sorted} me={me} className="presence" testId="presence" />
     </section>
   );
 }

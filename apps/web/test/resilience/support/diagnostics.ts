@@ -1,12 +1,19 @@
 import { randomBytes } from "node:crypto";
 import type { Diagnostics } from "@plauder/api";
+import type { ClusterOptions } from "../../support/cluster";
 import type { Instance } from "../../support/processes";
 
 /** A diagnostics token for this test process's instances (set as DIAGNOSTICS_TOKEN). */
 export const diagnosticsToken = randomBytes(24).toString("hex");
 
-/** Settings that make an instance's leak figures readable: the token, and a heap measured after GC. */
-export const diagnosable = { env: { DIAGNOSTICS_TOKEN: diagnosticsToken }, nodeArgs: ["--expose-gc"] };
+/** `options` with what makes an instance's leak figures readable: the token, and a heap measured after GC. */
+export function diagnosable<T extends ClusterOptions>(options: T): T {
+  return {
+    ...options,
+    nodeArgs: [...(options.nodeArgs ?? []), "--expose-gc"],
+    env: { ...options.env, DIAGNOSTICS_TOKEN: diagnosticsToken },
+  };
+}
 
 export async function readDiagnostics(instance: Instance): Promise<Diagnostics> {
   const response = await fetch(`${instance.url}/api/diagnostics`, {

@@ -1,6 +1,6 @@
 import type { Recorder } from "../../support/clients";
 import { publishOverHttp, sleep } from "../../support/clients";
-import type { Ledger } from "./ledger";
+import type { Ledger, LedgerFigures } from "./ledger";
 
 /**
  * A steady stream of publishes over HTTP (the path a server-side job takes), one every
@@ -35,6 +35,25 @@ export function steadyStream(options: { ledger: Ledger; baseUrl: string; tokens:
       await done;
     },
   };
+}
+
+export type SteadyStream = ReturnType<typeof steadyStream>;
+
+/**
+ * The end of a case's publish streams: a pause for the last publishes to arrive, the streams
+ * stopped, every recorder given time to catch up, and the ledger's figures (the recorders stop).
+ */
+export async function endStreams(
+  ledger: Ledger,
+  streams: SteadyStream[],
+  recorders: Recorder[],
+): Promise<LedgerFigures> {
+  await sleep(500);
+  await Promise.all(streams.map((stream) => stream.stop()));
+  await ledger.settle(recorders);
+  const figures = ledger.check(recorders);
+  for (const recorder of recorders) recorder.stop();
+  return figures;
 }
 
 /**
