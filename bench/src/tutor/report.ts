@@ -116,11 +116,22 @@ const spreadCells = (s: Spread, digits = 1) =>
 type Row = { goal: string; target: string; measured: string; result: string };
 
 /** Met, or not met unless other work on the machine may explain the miss. */
-function verdict(meets: boolean | null, other: number): string {
+function verdict(meets: boolean | null, other: number, missStands = false): string {
   if (meets === null) return "not measured (the run failed before it)";
   if (meets) return "met";
-  if (other >= disturbedAbove) return `not measured (disturbed: other work used ${cores(other)} cores)`;
+  if (other >= disturbedAbove && !missStands) return `not measured (disturbed: other work used ${cores(other)} cores)`;
   return "not met";
+}
+
+/**
+ * The most that waiting for a core can have added to one send of (a): the time instance A's main
+ * thread, Redis's and Postgres's processes spent runnable but without a core over the window,
+ * shared out over the sends, as if all of it lay on every send's path (it does not: a bound).
+ */
+export function waitPerSend(ft: NonNullable<TutorBenchResults["firstToken"]>): number {
+  const { cpu } = ft;
+  const waiting = (cpu.serversRunqueue[0] ?? 0) + cpu.redisRunqueue + cpu.postgresRunqueue;
+  return (waiting * cpu.seconds * 1000) / Math.max(1, ft.added.count);
 }
 
 function goalRows(r: TutorBenchResults): Row[] {
@@ -130,7 +141,12 @@ function goalRows(r: TutorBenchResults): Row[] {
     goal: "(a) time to first token Plauder adds over the provider's own, p50",
     target: `≤ ${goals.firstTokenAddedP50Ms} ms`,
     measured: ft ? `${ms(ft.added.p50, 2)} (p99 ${ms(ft.added.p99, 2)}, ${ft.added.count} sends)` : "–",
-    result: verdict(ft ? ft.added.p50 <= goals.firstTokenAddedP50Ms : null, ft?.otherCores ?? 0),
+    // A miss other work cannot explain stands: even without every wait for a core it would be missed.
+    result: verdict(
+      ft ? ft.added.p50 <= goals.firstTokenAddedP50Ms : null,
+      ft?.otherCores ?? 0,
+      ft ? ft.added.p50 - waitPerSend(ft) > goals.firstTokenAddedP50Ms : false,
+    ),
   });
   const st = r.streams;
   let streamResult = "not measured (the run failed before it)";
@@ -146,7 +162,7 @@ function goalRows(r: TutorBenchResults): Row[] {
     goal: `(b) added inter-token delay, ${st?.streams ?? 200} streams at 30 tokens/s on one instance, p99`,
     target: `≤ ${goals.gapAddedP99Ms} ms`,
     measured: st
-      ? `${ms(st.gaps.added.p99, 2)} (p50 ${ms(st.gaps.added.p50, 2)}, ${st.gaps.pairs.toLocaleString("en-US")} token pairs)`
+      ? `${ms(st.gaps.added.p99, 2)} (p50 ${ms(st.gaps.added.p50, 2)}, ${st.gaps.pairs.toLocaleString("en-US")} gaps; per token end to end p50 ${ms(st.gaps.latency.p50)}, p99 ${ms(st.gaps.latency.p99)})`
       : "–",
     result: streamResult,
   });
@@ -213,7 +229,11 @@ function findings(r: TutorBenchResults): string[] {
     const trips = r.roundTrips;
     const redis = trips ? Object.values(trips.redisPerSend).reduce((sum, n) => sum + n, 0) : 0;
     out.push(
-      `- **First token**: Plauder added ${ms(ft.added.p50, 1)} at p50 (${ms(ft.added.p99, 1)} at p99). Most of it comes before the model is asked: ${ms(ft.beforeProvider.p50, 1)} from the send to the request's arrival at the fake, against ${ms(ft.afterProvider.p50, 1)} from the first token to the client${r.direct ? `; the same client straight at the fake adds ${ms(r.direct.added.p50, 1)} (HTTP on loopback)` : ""}. The send is answered after ${ms(ft.ack.p50, 1)}.${trips ? ` One exchange (send, ${trips.tokens}-token answer, correction) made ${redis.toFixed(0)} Redis commands and ${trips.postgresTransactionsPerSend.toFixed(1)} Postgres transactions, many of them one after the other.` : ""} Other work on the machine took ${cores(ft.otherCores)} cores during these sends.`,
+      `- **First token**: Plauder added ${ms(ft.added.p50, 1)} at p50 (${ms(ft.added.p99, 1)} at p99). Most of it comes before the model is asked: ${ms(ft.beforeProvider.p50, 1)} from the send to the request's arrival at the fake, against ${ms(ft.afterProvider.p50, 1)} from the first token to the client${r.direct ? `; the same client straight at the fake adds ${ms(r.direct.added.p50, 1)} (HTTP on loopback)` : ""}. The send is answered after ${ms(ft.ack.p50, 1)}.${trips ? ` One exchange (send, ${trips.tokens}-token answer, correction) made ${redis.toFixed(0)} Redis commands and ${trips.postgresTransactionsPerSend.toFixed(1)} Postgres transactions, many of them one after the other.` : ""} Other work on the machine took ${cores(ft.otherCores)} cores during these sends (machine ${pct(ft.cpu.machineBusy)} busy); waiting for a core (instance A's main thread, Redis, Postgres) can account for at most ${ms(waitPerSend(ft))} per send, so ${
+        ft.added.p50 - waitPerSend(ft) > goals.firstTokenAddedP50Ms
+          ? `the miss stands without it (${ms(ft.added.p50 - waitPerSend(ft))} at least)`
+          : "the miss may be the machine's, not Plauder's"
+      }. Instance A's main thread worked ${ms(((ft.cpu.serversMainThread[0] ?? 0) * ft.cpu.seconds * 1000) / Math.max(1, ft.added.count))} of CPU per exchange (send, answer, correction).`,
     );
   }
   const st = r.streams;
