@@ -270,6 +270,14 @@ function findings(r: TutorBenchResults): string[] {
       }.`,
     );
   }
+  const p = r.profile;
+  if (p) {
+    const share = (match: (area: string) => boolean) =>
+      pct(p.byArea.filter((a) => match(a.area)).reduce((sum, a) => sum + a.share, 0));
+    out.push(
+      `- **Where the CPU went** (the profiled pass below; shares of busy time, start-up included): socket writes (\`writev\`, \`writeUtf8String\`) ${share((a) => a === "native: writev" || a === "native: writeUtf8String")}, garbage collection ${share((a) => a === "garbage collector")}, ioredis ${share((a) => a === "ioredis")}, promise hooks (\`node:internal/async_hooks\`: something in the process keeps async context across promises, which costs on every promise) ${share((a) => a === "node:internal/async_hooks")}, undici reading the model's stream (\`node:internal/deps\`, web streams) ${share((a) => a === "node:internal/deps" || a === "node:internal/webstreams")}, Plauder's own code in the bundle ${share((a) => a.startsWith("server bundle"))}. Only the areas among the twelve largest are counted.`,
+    );
+  }
   out.push("");
   return out;
 }
