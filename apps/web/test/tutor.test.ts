@@ -9,7 +9,7 @@ import { type FakeBehaviour, type FakeProvider, startFakeOllama } from "@plauder
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type ChannelRecorder, recordChannel } from "./support/channel-recorder";
-import { type Account, connect, newAccount } from "./support/clients";
+import { type Account, connect, newAccount, refusal } from "./support/clients";
 import { startCluster, type TestCluster } from "./support/cluster";
 import { readMetrics } from "./support/metrics";
 import type { Instance } from "./support/processes";
@@ -70,16 +70,6 @@ function client(instance: Instance, account: Account): Promise<PlauderClient> {
     shared.set(key, connection);
   }
   return connection;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<{ code?: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    const failure = error as Error & { data?: { code?: string } };
-    return { code: failure.data?.code, message: failure.message };
-  }
-  throw new Error("expected a refusal");
 }
 
 /** The tutor's events on a conversation's channel, decoded. */
