@@ -64,6 +64,37 @@ export function startChild(script: string, env: NodeJS.ProcessEnv, cpu: number |
   };
 }
 
+/** Sends one IPC command and waits for its answer (or a `failed` answer, or a timeout). */
+export function request<T>(child: Child, message: object, reply: string, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const finish = () => {
+      clearTimeout(timer);
+      child.process.off("message", onMessage);
+      child.process.off("exit", onExit);
+    };
+    const onMessage = (answer: { type?: string; message?: string }) => {
+      if (answer?.type === reply) {
+        finish();
+        resolve(answer as T);
+      } else if (answer?.type === "failed") {
+        finish();
+        reject(new Error(`${(message as { type?: string }).type}: ${answer.message}`));
+      }
+    };
+    const onExit = (code: number | null) => {
+      finish();
+      reject(new Error(`a child process exited (${code}) while waiting for "${reply}"`));
+    };
+    const timer = setTimeout(() => {
+      finish();
+      reject(new Error(`no "${reply}" within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    child.process.on("message", onMessage);
+    child.process.once("exit", onExit);
+    if (Object.keys(message).length > 0) child.process.send(message);
+  });
+}
+
 /** Waits for a child's first message of a type (e.g. "ready"). */
 export function waitFor<T>(child: Child, type: string, timeoutMs = 60_000): Promise<T> {
   return Promise.race([

@@ -28,6 +28,7 @@ function areaOf(frame: ProfileNode["callFrame"]): string {
   if (url === "") return `native: ${functionName || "anonymous"}`;
   const modules = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (modules) return modules[1] as string;
+  if (url.startsWith("node:internal/")) return `node:internal/${url.slice(14).split("/")[0]?.replace(/\.js$/, "")}`;
   if (url.startsWith("node:")) return `node:${url.slice(5).split("/")[0]}`;
   if (url.endsWith(".mjs")) return "server bundle (Plauder / bench server code)";
   return url;

@@ -14,7 +14,7 @@ import { freePort } from "@plauder/runtime/testing";
 import { eq } from "drizzle-orm";
 import { Redis } from "ioredis";
 import { bundleServer } from "../../../apps/web/scripts/build-server";
-import { type Child, startChild } from "../processes";
+import { type Child, request, startChild } from "../processes";
 import { heapGrowth } from "./heap-summary";
 import { type CpuWindow, cpuWindow, disturbedAbove, loadBound, otherCores, waitForQuiet } from "./machine";
 import { type ProfileSummary, summariseProfile } from "./profile-summary";
@@ -109,37 +109,6 @@ setTimeout(() => {
   console.error(`[bench:channels] FAILED: the run did not finish within ${ceilingMs / 1000} s`);
   process.exit(1);
 }, ceilingMs).unref();
-
-/** Sends one IPC command and waits for its answer (or a `failed` answer, or a timeout). */
-function request<T>(child: Child, message: object, reply: string, timeoutMs: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const finish = () => {
-      clearTimeout(timer);
-      child.process.off("message", onMessage);
-      child.process.off("exit", onExit);
-    };
-    const onMessage = (answer: { type?: string; message?: string }) => {
-      if (answer?.type === reply) {
-        finish();
-        resolve(answer as T);
-      } else if (answer?.type === "failed") {
-        finish();
-        reject(new Error(`${(message as { type?: string }).type}: ${answer.message}`));
-      }
-    };
-    const onExit = (code: number | null) => {
-      finish();
-      reject(new Error(`a child process exited (${code}) while waiting for "${reply}"`));
-    };
-    const timer = setTimeout(() => {
-      finish();
-      reject(new Error(`no "${reply}" within ${timeoutMs / 1000} s`));
-    }, timeoutMs);
-    child.process.on("message", onMessage);
-    child.process.once("exit", onExit);
-    if (Object.keys(message).length > 0) child.process.send(message);
-  });
-}
 
 // Fail at once, with the reason, when Redis is not there (Postgres says so itself in prepareChannelServices).
 {

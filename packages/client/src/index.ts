@@ -15,6 +15,13 @@ export {
   type PlauderClientOptions,
 } from "./client";
 export {
+  type ConversationFollower,
+  type ConversationHandlers,
+  type ConversationState,
+  followConversation,
+  type TutorCorrection,
+} from "./conversation";
+export {
   CredentialsEndedError,
   InvalidCredentialsError,
   PlauderClientError,

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { type CefrLevel, cefrLevels } from "@plauder/tutor/schemas";
 import { UsageError } from "./exit-codes";
 
 /**
@@ -17,6 +18,10 @@ const optionSpecs = {
   json: { type: "boolean" },
   channel: { type: "string" },
   ephemeral: { type: "boolean" },
+  conversation: { type: "string" },
+  level: { type: "string" },
+  scenario: { type: "string" },
+  "list-scenarios": { type: "boolean" },
 } as const;
 type OptionName = keyof typeof optionSpecs;
 
@@ -31,6 +36,7 @@ const commandOptions = {
   publish: [...serverOptions, "channel", "ephemeral"],
   listen: [...serverOptions, "since", "json", "channel"],
   rooms: [...serverOptions, "json"],
+  chat: [...serverOptions, "conversation", "level", "scenario", "list-scenarios"],
   help: [],
 } as const satisfies Record<string, readonly OptionName[]>;
 type Command = keyof typeof commandOptions;
@@ -56,7 +62,20 @@ export type Invocation =
   | { command: "echo"; server: ServerFlags; text: string }
   | { command: "publish"; server: ServerFlags; text: string; channel: string; ephemeral: boolean }
   | { command: "listen"; server: ServerFlags; since?: string; json: boolean; channel: string }
-  | ({ command: "rooms"; server: ServerFlags } & RoomsAction);
+  | ({ command: "rooms"; server: ServerFlags } & RoomsAction)
+  | {
+      command: "chat";
+      server: ServerFlags;
+      /** Continue this conversation instead of starting one. */
+      conversationId?: string;
+      /** The level of a new conversation; by default the scenario's or {@link defaultChatLevel}. */
+      level?: CefrLevel;
+      scenarioId?: string;
+      listScenarios: boolean;
+    };
+
+/** The level of a new conversation when `--level` does not say. */
+export const defaultChatLevel: CefrLevel = "A2";
 
 type ParsedArgs = { values: Partial<Record<OptionName, string | boolean>>; positionals: string[]; given: string[] };
 
@@ -148,6 +167,38 @@ function roomsAction(positionals: string[], given: string[], json: boolean): Roo
   }
 }
 
+function levelOption(raw: string): CefrLevel {
+  const level = cefrLevels.find((candidate) => candidate === raw.toUpperCase());
+  if (!level) throw new UsageError(`--level must be one of ${cefrLevels.join(", ")}`);
+  return level;
+}
+
+/** `chat`: a new conversation (level, scenario), an existing one, or the list of scenarios. */
+function chatInvocation(server: ServerFlags, values: ParsedArgs["values"], given: string[]): Invocation {
+  const conversationId = stringOption(values, "conversation");
+  const level = stringOption(values, "level");
+  const scenarioId = stringOption(values, "scenario");
+  if (values["list-scenarios"] === true) {
+    const other = given.find((option) => ["conversation", "level", "scenario"].includes(option));
+    if (other !== undefined) throw new UsageError(`--list-scenarios does not go with --${other}`);
+    return { command: "chat", server, listScenarios: true };
+  }
+  if (conversationId !== undefined) {
+    const other = given.find((option) => option === "level" || option === "scenario");
+    if (other !== undefined) {
+      throw new UsageError(`--${other} is for a new conversation; a continued one keeps its own`);
+    }
+    return { command: "chat", server, conversationId, listScenarios: false };
+  }
+  return {
+    command: "chat",
+    server,
+    ...(level === undefined ? {} : { level: levelOption(level) }),
+    ...(scenarioId === undefined ? {} : { scenarioId }),
+    listScenarios: false,
+  };
+}
+
 /** Turns argv (without node and the script) into what to do; throws {@link UsageError}. */
 export function parseInvocation(argv: string[]): Invocation {
   const { values, positionals, given } = tokenize(argv);
@@ -210,6 +261,8 @@ export function parseInvocation(argv: string[]): Invocation {
     }
     case "rooms":
       return { command: "rooms", server: serverFlags, ...roomsAction(rest, given, values.json === true) };
+    case "chat":
+      return chatInvocation(serverFlags, values, given);
     default:
       return { command: "help" };
   }

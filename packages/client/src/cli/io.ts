@@ -16,6 +16,15 @@ export type CliIO = {
   prompt: (question: string, options: { hidden: boolean }) => Promise<string>;
   /** Aborted on Ctrl-C: `listen` stops, `ping` prints its summary. Default: the process's SIGINT. */
   interrupt?: AbortSignal;
+  /**
+   * Calls `listener` on every Ctrl-C (SIGINT) until the returned function is called: `chat` stops
+   * an answer on the first and leaves on the second. Default: the process's SIGINT.
+   */
+  onInterrupt: (listener: () => void) => () => void;
+  /** Whether stdout is a terminal: `chat` colours its output and redraws lines only then. */
+  stdoutIsTerminal: boolean;
+  /** The terminal's size, when stdout is one. */
+  terminalSize: () => { columns: number; rows: number };
   now: () => number;
   connect: (options: PlauderClientOptions) => Promise<PlauderClient>;
   login: (url: string, email: string, password: string) => Promise<LoginResponse>;
@@ -85,6 +94,12 @@ export function defaultIO(): CliIO {
     interactive: process.stdin.isTTY === true,
     prompt: terminalPrompt,
     now: Date.now,
+    onInterrupt: (listener) => {
+      process.on("SIGINT", listener);
+      return () => process.off("SIGINT", listener);
+    },
+    stdoutIsTerminal: process.stdout.isTTY === true,
+    terminalSize: () => ({ columns: process.stdout.columns || 80, rows: process.stdout.rows || 24 }),
     connect: createPlauderClient,
     login,
     fetch: (input, init) => fetch(input, init),

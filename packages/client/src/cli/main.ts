@@ -1,4 +1,5 @@
 import { type Invocation, parseInvocation } from "./arguments";
+import { chatCommand } from "./commands/chat";
 import { echoCommand } from "./commands/echo";
 import { listenCommand } from "./commands/listen";
 import { loginCommand } from "./commands/login";
@@ -33,6 +34,8 @@ async function runConnected(invocation: ConnectedInvocation, io: CliIO): Promise
         return await publishCommand(invocation, target, io, out);
       case "listen":
         return await listenCommand(invocation, target, io, out);
+      case "chat":
+        return await chatCommand(invocation, target, io, out);
       case "rooms":
         switch (invocation.action) {
           case "list":

@@ -21,10 +21,18 @@ Commands:
   rooms list [--json]                       List your rooms: channel, role, name
   rooms create NAME                         Create a room; prints its channel
   rooms invite ROOM EMAIL                   Add someone to a room you own (ROOM: id or room:ID)
+  chat [--level LEVEL] [--scenario ID]      Talk with the tutor in a new conversation (level
+                                            default A2; ID from --list-scenarios): answers
+                                            stream as they are written, corrections follow
+                                            your lines; /stop, /regenerate, /quit, /help;
+                                            Ctrl-C stops an answer, twice leaves
+  chat --conversation ID                    Continue a conversation, after its history
+  chat --list-scenarios                     List the role-play scenarios: ID, level, title
   help                                      Show this help
 
 Channels: lobby (everyone; the default), room:ID (the room's members),
-user:ID (notices for that person, read-only), conversation:ID (its owner).
+user:ID (notices for that person, read-only), conversation:ID (its owner;
+the tutor's answers stream there).
 
 Options for every command that talks to the server:
   --url URL      Server (default: $PLAUDER_URL, else the stored login's server,

@@ -90,6 +90,8 @@ export interface FakeRequest {
   behaviour: FakeBehaviourKind | undefined;
   startedAt: number;
   tokensSent: number;
+  /** `performance.now()` right after each token was written, in order (for timing what a client adds). */
+  tokenTimes: number[];
   /** `closed-by-client`: the client closed the connection before the reply ended (Stop, a timeout). */
   outcome: "open" | "completed" | "closed-by-client" | "reset-by-server";
   /** `performance.now()` when the outcome was settled. */
@@ -193,6 +195,7 @@ export async function startFake(routes: Routes, options: FakeOptions = {}): Prom
       behaviour: undefined,
       startedAt: performance.now(),
       tokensSent: 0,
+      tokenTimes: [],
       outcome: "open",
     };
     requests.push(request);
@@ -269,6 +272,7 @@ export async function startFake(routes: Routes, options: FakeOptions = {}): Prom
       else await new Promise<void>((resolve) => setImmediate(resolve));
       if (!open()) return;
       response.write(wire.token(model, reply[index % Math.max(1, reply.length)] ?? ""));
+      request.tokenTimes.push(performance.now());
       request.tokensSent++;
     }
     if (!open()) return;
