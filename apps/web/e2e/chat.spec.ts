@@ -6,10 +6,36 @@
  */
 
 import { closedPortUrl, type FakeProvider, type FakeRequest, startFakeOllama } from "@plauder/tutor/testing";
-import { type Browser, type BrowserContext, expect, type Page, test } from "@playwright/test";
+import { type BrowserContext, test as base, expect, type Page } from "@playwright/test";
 import { startCluster, type TestCluster } from "../test/support/cluster";
 import { type Instance, startInstance } from "../test/support/processes";
 import { newPerson, register, watchForErrors } from "./helpers";
+
+type Learner = { context: BrowserContext; page: Page; errors: string[] };
+type Viewport = { width: number; height: number };
+
+/**
+ * `learner(name, viewport?)` signs a new person up on instance A, in a browser of their own. After
+ * the test, when it passed, each learner's first page has logged no error; then their browsers close.
+ */
+const test = base.extend<{ learner: (name: string, viewport?: Viewport) => Promise<Learner> }>({
+  learner: async ({ browser }, use, testInfo) => {
+    const learners: Learner[] = [];
+    await use(async (name, viewport = { width: 1280, height: 860 }) => {
+      const context = await browser.newContext({ baseURL: origin(a), viewport });
+      const page = await context.newPage();
+      const learner = { context, page, errors: watchForErrors(page) };
+      learners.push(learner);
+      await register(page, newPerson(name));
+      return learner;
+    });
+    try {
+      if (testInfo.status === testInfo.expectedStatus) for (const { errors } of learners) expect(errors).toEqual([]);
+    } finally {
+      await Promise.all(learners.map(({ context }) => context.close()));
+    }
+  },
+});
 
 test.describe.configure({ mode: "serial" });
 
@@ -119,16 +145,6 @@ test.afterAll(async () => {
   await fake?.close();
 });
 
-type Learner = { context: BrowserContext; page: Page; errors: string[] };
-
-async function learner(browser: Browser, name: string, viewport = { width: 1280, height: 860 }): Promise<Learner> {
-  const context = await browser.newContext({ baseURL: origin(a), viewport });
-  const page = await context.newPage();
-  const errors = watchForErrors(page);
-  await register(page, newPerson(name));
-  return { context, page, errors };
-}
-
 /** Opens /chat and starts a free conversation at A2; resolves with the conversation's id. */
 async function startConversation(page: Page): Promise<string> {
   await page.goto("/chat");
@@ -169,10 +185,9 @@ const answerText = (page: Page) => lastAnswer(page).getByTestId("answer-text");
 const shown = (reply: string) => reply.replaceAll("**", "");
 
 test("an answer streams in token by token, completes, and the message's correction shows inline", async ({
-  browser,
+  learner,
 }, testInfo) => {
-  const anna = await learner(browser, "Anna");
-  const { page } = anna;
+  const { page } = await learner("Anna");
   await startConversation(page);
   await send(page, "Ich habe ein Hund.");
   await expect(page.getByTestId("learner-text")).toHaveText("Ich habe ein Hund.");
@@ -233,16 +248,12 @@ test("an answer streams in token by token, completes, and the message's correcti
   await page.screenshot({ path: testInfo.outputPath("chat-desktop.png") });
   const below = await page.evaluate(() => document.documentElement.scrollHeight - window.innerHeight);
   expect(below, "the page fits the window; only the messages scroll").toBeLessThanOrEqual(0);
-
-  expect(anna.errors).toEqual([]);
-  await anna.context.close();
 });
 
 test("a reload onto the other instance mid-answer continues the answer, without gaps or doubling", async ({
-  browser,
+  learner,
 }) => {
-  const bert = await learner(browser, "Bert");
-  const { page } = bert;
+  const { page } = await learner("Bert");
   const id = await startConversation(page);
   await send(page, "Bitte erzähl lang vom Wochenende.");
   await expect(answerText(page)).toContainText("Satz 2:");
@@ -256,15 +267,12 @@ test("a reload onto the other instance mid-answer continues the answer, without 
   await expect(answerText(page)).toHaveText(replies.long);
   expect((await answerRequest("erzähl lang")).outcome).toBe("completed");
   await expect(page.getByTestId("tutor-message")).toHaveCount(1);
-
-  expect(bert.errors).toEqual([]);
-  await bert.context.close();
 });
 
 test("Stop in a second tab stops the answer: the model's request is closed and both tabs show it stopped", async ({
-  browser,
+  learner,
 }) => {
-  const carla = await learner(browser, "Carla");
+  const carla = await learner("Carla");
   const first = carla.page;
   const id = await startConversation(first);
   const second = await carla.context.newPage();
@@ -291,16 +299,13 @@ test("Stop in a second tab stops the answer: the model's request is closed and b
   await expect(first.getByRole("button", { name: "Send" })).toBeVisible();
   await expect(second.getByRole("button", { name: "Send" })).toBeVisible();
 
-  expect(carla.errors).toEqual([]);
   expect(secondErrors).toEqual([]);
-  await carla.context.close();
 });
 
 test("without a model the page says what is missing and shows the command that fixes it", async ({
-  browser,
+  learner,
 }, testInfo) => {
-  const dora = await learner(browser, "Dora");
-  const { page } = dora;
+  const { page } = await learner("Dora");
   await page.goto(`${origin(noModel)}/chat`);
   const missing = page.getByTestId("tutor-missing");
   await expect(missing).toBeVisible();
@@ -315,14 +320,10 @@ test("without a model the page says what is missing and shows the command that f
   await expect(page.getByRole("button", { name: "Send" })).toBeDisabled();
   await expect(page.getByText("The tutor cannot answer yet (see above).")).toBeVisible();
   await page.screenshot({ path: testInfo.outputPath("chat-no-model.png") });
-
-  expect(dora.errors).toEqual([]);
-  await dora.context.close();
 });
 
-test("HTML in the model's markdown shows as text and never runs", async ({ browser }) => {
-  const emil = await learner(browser, "Emil");
-  const { page } = emil;
+test("HTML in the model's markdown shows as text and never runs", async ({ learner }) => {
+  const { page } = await learner("Emil");
   await startConversation(page);
   await send(page, "Schick mir HTML, bitte.");
   await expect(lastAnswer(page)).toHaveAttribute("data-status", "complete", { timeout: 15_000 });
@@ -339,16 +340,12 @@ test("HTML in the model's markdown shows as text and never runs", async ({ brows
   await expect(link).toHaveAttribute("href", "https://www.duden.de/");
   await expect(link).toHaveAttribute("target", "_blank");
   await expect(link).toHaveAttribute("rel", "noopener noreferrer nofollow");
-
-  expect(emil.errors).toEqual([]);
-  await emil.context.close();
 });
 
 test("at 375 px the conversation list folds behind a button and the composer stays in view", async ({
-  browser,
+  learner,
 }, testInfo) => {
-  const fritz = await learner(browser, "Fritz", { width: 375, height: 740 });
-  const { page } = fritz;
+  const { page } = await learner("Fritz", { width: 375, height: 740 });
   await startConversation(page);
   await send(page, "Ich habe ein Hund.");
   await expect(lastAnswer(page)).toHaveAttribute("data-status", "complete", { timeout: 15_000 });
@@ -384,14 +381,10 @@ test("at 375 px the conversation list folds behind a button and the composer sta
   await page.keyboard.press("Enter");
   await expect(page.getByTestId("learner-message")).toHaveCount(2);
   await expect(lastAnswer(page)).toHaveAttribute("data-status", "complete", { timeout: 15_000 });
-
-  expect(fritz.errors).toEqual([]);
-  await fritz.context.close();
 });
 
-test("a role-play of one's own: described, previewed, started with the tutor's opening line", async ({ browser }) => {
-  const gina = await learner(browser, "Gina");
-  const { page } = gina;
+test("a role-play of one's own: described, previewed, started with the tutor's opening line", async ({ learner }) => {
+  const { page } = await learner("Gina");
   await page.goto("/chat");
   await page.getByText("B1", { exact: true }).click();
   await page.getByText("Describe your own", { exact: true }).click();
@@ -413,7 +406,4 @@ test("a role-play of one's own: described, previewed, started with the tutor's o
   const list = page.getByTestId("conversation-list");
   await expect(list.getByRole("button")).toHaveCount(1);
   await expect(list).toContainText(generatedScenario.titleEn);
-
-  expect(gina.errors).toEqual([]);
-  await gina.context.close();
 });

@@ -8,7 +8,7 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { offsets, range, recordChannel } from "./support/channel-recorder";
-import { type Account, newAccount, record, sleep } from "./support/clients";
+import { type Account, newAccount, record, refusal, sleep } from "./support/clients";
 import { startCluster, type TestCluster } from "./support/cluster";
 import { type Instance, testRedisUrl } from "./support/processes";
 
@@ -43,16 +43,6 @@ async function roomOfAnnaAndBert(name: string) {
   const room = await annaA.api.rooms.create.mutate({ name });
   await annaA.api.rooms.invite.mutate({ roomId: room.id, email: bert.email });
   return { annaA, bertB, room };
-}
-
-async function refusal(promise: Promise<unknown>): Promise<{ code?: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    const failure = error as Error & { data?: { code?: string } };
-    return { code: failure.data?.code, message: failure.message };
-  }
-  throw new Error("expected a refusal");
 }
 
 /** Subscribers Redis counts on a channel's topic, across all instances. */

@@ -9,7 +9,7 @@ import { type FakeBehaviour, type FakeProvider, startFakeOllama } from "@plauder
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type ChannelRecorder, recordChannel } from "./support/channel-recorder";
-import { type Account, connect, newAccount } from "./support/clients";
+import { type Account, connect, newAccount, refusal } from "./support/clients";
 import { startCluster, type TestCluster } from "./support/cluster";
 import { readMetrics } from "./support/metrics";
 import type { Instance } from "./support/processes";
@@ -72,14 +72,14 @@ function client(instance: Instance, account: Account): Promise<PlauderClient> {
   return connection;
 }
 
-async function refusal(promise: Promise<unknown>): Promise<{ code?: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    const failure = error as Error & { data?: { code?: string } };
-    return { code: failure.data?.code, message: failure.message };
-  }
-  throw new Error("expected a refusal");
+/** Anna's shared connections on A and B, and a new conversation of hers, started on A (at A2 by default). */
+async function conversationOfAnna(
+  input: Parameters<PlauderClient["api"]["tutor"]["start"]["mutate"]>[0] = { level: "A2" },
+) {
+  const onA = await client(a, anna);
+  const onB = await client(b, anna);
+  const { conversation, messages } = await onA.api.tutor.start.mutate(input);
+  return { onA, onB, conversation, messages };
 }
 
 /** The tutor's events on a conversation's channel, decoded. */
@@ -88,6 +88,24 @@ function tutorEvents(recorder: ChannelRecorder): TutorEvent[] {
     .publications()
     .map((publication) => decodeTutorEvent(publication))
     .filter((event): event is TutorEvent => event !== null);
+}
+
+type TutorEventOf<Type extends TutorEvent["type"]> = Extract<TutorEvent, { type: Type }>;
+
+/** Waits for the first tutor event of `type` (that `matches`, if given) on the recorder's channel, and returns it. */
+async function untilTutorEvent<Type extends TutorEvent["type"]>(
+  recorder: ChannelRecorder,
+  type: Type,
+  what: string,
+  options: { matches?: (event: TutorEventOf<Type>) => boolean; timeoutMs?: number } = {},
+): Promise<TutorEventOf<Type>> {
+  const find = () =>
+    tutorEvents(recorder).find(
+      (event): event is TutorEventOf<Type> =>
+        event.type === type && (options.matches?.(event as TutorEventOf<Type>) ?? true),
+    );
+  await recorder.until(() => find() !== undefined, what, options.timeoutMs);
+  return find() as TutorEventOf<Type>;
 }
 
 /** Follows a conversation as a client does: subscribe, then take the snapshot, then apply deltas by offset. */
@@ -123,6 +141,18 @@ async function answerRow(id: string) {
     completion_tokens: number | null;
   }>("select status, content, error, completion_tokens from messages where id = $1", [id]);
   return rows[0];
+}
+
+/** Waits until the answer's row has `status`, and returns the row. */
+function untilAnswerIs(id: string, status: string, what: string, timeoutMs?: number) {
+  return waitFor(
+    async () => {
+      const row = await answerRow(id);
+      return row?.status === status ? row : undefined;
+    },
+    what,
+    timeoutMs,
+  );
 }
 
 async function waitFor<T>(
@@ -186,8 +216,7 @@ afterEach(async () => {
 
 describe("an answer", () => {
   it("streams on the conversation's channel in order and is saved complete, with the learner's correction", async () => {
-    const onA = await client(a, anna);
-    const { conversation, messages } = await onA.api.tutor.start.mutate({ level: "A1", scenarioId: "bakery" });
+    const { onA, conversation, messages } = await conversationOfAnna({ level: "A1", scenarioId: "bakery" });
     expect(messages.map((message) => message.role)).toEqual(["assistant"]);
     const watch = await follow(onA, conversation.id, conversation.channel);
     useBehaviour({ kind: "slow", msPerToken: 15 });
@@ -223,14 +252,9 @@ describe("an answer", () => {
     });
 
     // The correction: offsets computed by the server, pointing at "ein" in the learner's text.
-    await watch.recorder.until(
-      () => tutorEvents(watch.recorder).some((event) => event.type === "correction"),
-      "the correction",
-      10_000,
-    );
-    const correction = tutorEvents(watch.recorder).find((event) => event.type === "correction");
+    const correction = await untilTutorEvent(watch.recorder, "correction", "the correction", { timeoutMs: 10_000 });
     expect(correction).toMatchObject({ messageId: sent.message.id });
-    const edit = correction?.type === "correction" ? correction.correction.edits[0] : undefined;
+    const edit = correction.correction.edits[0];
     expect(edit).toMatchObject({ original: "ein", suggestion: "einen", category: "case" });
     expect("Ich habe ein Hund".slice(edit?.start, edit?.end)).toBe("ein");
     const saved = await onA.api.tutor.conversation.query({ conversationId: conversation.id });
@@ -241,13 +265,11 @@ describe("an answer", () => {
   });
 
   it("continues on the other instance: a client that arrives mid-answer gets the text so far, then the rest", async () => {
-    const onA = await client(a, anna);
-    const onB = await client(b, anna);
-    const { conversation } = await onA.api.tutor.start.mutate({ level: "A2" });
+    const { onA, onB, conversation } = await conversationOfAnna();
     useBehaviour({ kind: "slow", msPerToken: 60 });
     const sent = await onA.api.tutor.send.mutate({ conversationId: conversation.id, text: "Hallo, wie geht's?" });
     // Arrive on B once a few pieces are out.
-    await waitFor(async () => (await answerRow(sent.answerId))?.status === "streaming", "the answer to stream");
+    await untilAnswerIs(sent.answerId, "streaming", "the answer to stream");
     await new Promise((resolve) => setTimeout(resolve, 250));
     const watch = await follow(onB, conversation.id, conversation.channel);
     const arrived = watch.snapshot.messages.find((message) => message.id === sent.answerId);
@@ -267,19 +289,14 @@ describe("an answer", () => {
     useBehaviour({ kind: "slow", msPerToken: 20 });
     const sent = await onA.api.tutor.send.mutate({ conversationId: conversation.id, text: "Erzähl mir was." });
     await onA.close();
-    const row = await waitFor(async () => {
-      const current = await answerRow(sent.answerId);
-      return current?.status === "complete" ? current : undefined;
-    }, "the answer to complete without its learner");
+    const row = await untilAnswerIs(sent.answerId, "complete", "the answer to complete without its learner");
     expect(row.content).toBe(fullAnswer);
   });
 });
 
 describe("Stop", () => {
   it("from the other instance closes the model's request and saves what had arrived as stopped", async () => {
-    const onA = await client(a, anna);
-    const onB = await client(b, anna);
-    const { conversation } = await onA.api.tutor.start.mutate({ level: "B1" });
+    const { onA, onB, conversation } = await conversationOfAnna({ level: "B1" });
     useBehaviour({ kind: "endless", msPerToken: 20 });
     const before = fake.chats().length;
     const sent = await onA.api.tutor.send.mutate({ conversationId: conversation.id, text: "Erzähl endlos." });
@@ -335,10 +352,9 @@ describe("places per person", () => {
     const watch3 = await follow(onB, c3.id, c3.channel);
     const third = await onB.api.tutor.send.mutate({ conversationId: c3.id, text: "Drei" });
     expect(third.position).toBe(1);
-    await watch3.recorder.until(
-      () => tutorEvents(watch3.recorder).some((event) => event.type === "queued" && event.position === 1),
-      "the queued event with place 1",
-    );
+    await untilTutorEvent(watch3.recorder, "queued", "the queued event with place 1", {
+      matches: (event) => event.position === 1,
+    });
     const refused = await refusal(onA.api.tutor.send.mutate({ conversationId: c4.id, text: "Vier" }));
     expect(refused.code).toBe("TOO_MANY_REQUESTS");
     expect(refused.message).toMatch(/stop one or wait/);
@@ -351,12 +367,11 @@ describe("places per person", () => {
     );
 
     await onA.api.tutor.stop.mutate({ conversationId: c1.id });
-    await watch3.recorder.until(
-      () => tutorEvents(watch3.recorder).some((event) => event.type === "start" && event.messageId === third.answerId),
-      "the waiting answer to start",
-    );
+    await untilTutorEvent(watch3.recorder, "start", "the waiting answer to start", {
+      matches: (event) => event.messageId === third.answerId,
+    });
     await Promise.all([c2, c3].map((c) => onA.api.tutor.stop.mutate({ conversationId: c.id })));
-    await waitFor(async () => (await answerRow(third.answerId))?.status === "stopped", "the third answer to stop");
+    await untilAnswerIs(third.answerId, "stopped", "the third answer to stop");
     expect((await answerRow(second.answerId))?.status).toBe("stopped");
     watch3.recorder.stop();
   });
@@ -364,54 +379,40 @@ describe("places per person", () => {
 
 describe("bad providers and bad input", () => {
   it("a model the provider does not have fails the answer with the command that fixes it", async () => {
-    const onA = await client(a, anna);
-    const { conversation } = await onA.api.tutor.start.mutate({ level: "A2" });
+    const { onA, conversation } = await conversationOfAnna();
     useBehaviour({ kind: "missing" });
     const sent = await onA.api.tutor.send.mutate({ conversationId: conversation.id, text: "Hallo?" });
-    const row = await waitFor(async () => {
-      const current = await answerRow(sent.answerId);
-      return current?.status === "failed" ? current : undefined;
-    }, "the answer to fail");
+    const row = await untilAnswerIs(sent.answerId, "failed", "the answer to fail");
     expect(row.error).toContain(`ollama pull ${model}`);
   });
 
   it("a stream that breaks midway keeps what arrived and says why", async () => {
-    const onA = await client(a, anna);
-    const { conversation } = await onA.api.tutor.start.mutate({ level: "A2" });
+    const { onA, conversation } = await conversationOfAnna();
     useBehaviour({ kind: "error", afterTokens: 3 });
     const sent = await onA.api.tutor.send.mutate({ conversationId: conversation.id, text: "Hallo?" });
-    const row = await waitFor(async () => {
-      const current = await answerRow(sent.answerId);
-      return current?.status === "failed" ? current : undefined;
-    }, "the answer to fail");
+    const row = await untilAnswerIs(sent.answerId, "failed", "the answer to fail");
     expect(row.content).toBe(answerTokens.slice(0, 3).join(""));
     expect(row.error).toMatch(/broke off midway/);
     // A later answer on the same conversation works.
     useBehaviour({ kind: "normal" });
     const again = await onA.api.tutor.regenerate.mutate({ conversationId: conversation.id });
-    await waitFor(async () => (await answerRow(again.answerId))?.status === "complete", "the regenerated answer");
+    await untilAnswerIs(again.answerId, "complete", "the regenerated answer");
     expect(await answerRow(sent.answerId)).toBeUndefined();
   });
 
   it("malformed JSON from the model gives no correction, and the conversation goes on", async () => {
-    const onA = await client(a, anna);
-    const { conversation } = await onA.api.tutor.start.mutate({ level: "A2" });
+    const { onA, conversation } = await conversationOfAnna();
     const watch = await follow(onA, conversation.id, conversation.channel);
     const sent = await onA.api.tutor.send.mutate({ conversationId: conversation.id, text: "Das ist gut." });
-    await watch.recorder.until(
-      () => tutorEvents(watch.recorder).some((event) => event.type === "correction-failed"),
-      "the correction to fail",
-    );
-    const failed = tutorEvents(watch.recorder).find((event) => event.type === "correction-failed");
+    const failed = await untilTutorEvent(watch.recorder, "correction-failed", "the correction to fail");
     expect(failed).toMatchObject({ messageId: sent.message.id });
-    expect(failed?.type === "correction-failed" && failed.reason).toMatch(/malformed/);
-    await waitFor(async () => (await answerRow(sent.answerId))?.status === "complete", "the answer");
+    expect(failed.reason).toMatch(/malformed/);
+    await untilAnswerIs(sent.answerId, "complete", "the answer");
     watch.recorder.stop();
   });
 
   it("an over-long message is refused with a sentence and writes nothing", async () => {
-    const onA = await client(a, anna);
-    const { conversation } = await onA.api.tutor.start.mutate({ level: "A2" });
+    const { onA, conversation } = await conversationOfAnna();
     const refused = await refusal(
       onA.api.tutor.send.mutate({ conversationId: conversation.id, text: "a".repeat(301) }),
     );
@@ -468,16 +469,15 @@ describe("the cache", () => {
 
 describe("edit and resend", () => {
   it("replaces the message, removes what followed, and answers again", async () => {
-    const onA = await client(a, anna);
-    const { conversation } = await onA.api.tutor.start.mutate({ level: "A2" });
+    const { onA, conversation } = await conversationOfAnna();
     const first = await onA.api.tutor.send.mutate({ conversationId: conversation.id, text: "Ich gehe nach Hause." });
-    await waitFor(async () => (await answerRow(first.answerId))?.status === "complete", "the first answer");
+    await untilAnswerIs(first.answerId, "complete", "the first answer");
     const edited = await onA.api.tutor.edit.mutate({
       conversationId: conversation.id,
       messageId: first.message.id,
       text: "Ich habe ein Hund",
     });
-    await waitFor(async () => (await answerRow(edited.answerId))?.status === "complete", "the new answer");
+    await untilAnswerIs(edited.answerId, "complete", "the new answer");
     const snapshot = await onA.api.tutor.conversation.query({ conversationId: conversation.id });
     expect(snapshot.messages.map((message) => [message.role, message.content])).toEqual([
       ["user", "Ich habe ein Hund"],
@@ -521,10 +521,7 @@ describe("an instance that goes away mid-answer", () => {
     // Both of Anna's places held by answers running on A.
     const sent = await onA.api.tutor.send.mutate({ conversationId: first.id, text: "Eins" });
     await onA.api.tutor.send.mutate({ conversationId: second.id, text: "Zwei" });
-    await waitFor(
-      async () => ((await answerRow(sent.answerId))?.status === "streaming" ? true : undefined),
-      "streaming",
-    );
+    await untilAnswerIs(sent.answerId, "streaming", "streaming");
     await new Promise((resolve) => setTimeout(resolve, 300));
     await a.stop("SIGKILL");
     const third = await onB.api.tutor.start.mutate({ level: "A2" });
@@ -535,11 +532,7 @@ describe("an instance that goes away mid-answer", () => {
     const snapshotWhileLeased = await onB.api.tutor.conversation.query({ conversationId: first.id });
     expect(snapshotWhileLeased.active?.messageId).toBe(sent.answerId);
     // Once the leases run out, B takes the place and answers; the crashed answer reads as failed.
-    await waitFor(
-      async () => (await answerRow(waiting.answerId))?.status === "complete" || undefined,
-      "the waiting answer",
-      25_000,
-    );
+    await untilAnswerIs(waiting.answerId, "complete", "the waiting answer", 25_000);
     const snapshot = await onB.api.tutor.conversation.query({ conversationId: first.id });
     const crashed = snapshot.messages.find((message) => message.id === sent.answerId);
     expect(crashed?.status).toBe("failed");

@@ -30,6 +30,23 @@ export const users = pgTable(
 );
 
 /**
+ * What every stored publication carries, the lobby's and a channel's alike. A function, so each
+ * table gets column builders of its own.
+ */
+function publicationColumns() {
+  return {
+    senderId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    // The sender's name when it was sent: history should not change when someone renames.
+    senderName: text().notNull(),
+    text: text().notNull(),
+    instanceId: text().notNull(),
+    sentAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  };
+}
+
+/**
  * The durable log of broadcasts. The identity column gives every broadcast its place in one global
  * order across instances; subscribers resume after the last id they saw.
  */
@@ -37,14 +54,7 @@ export const broadcasts = pgTable(
   "broadcasts",
   {
     id: bigint({ mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
-    senderId: uuid()
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
-    // The sender's name when the broadcast was sent: history should not change when someone renames.
-    senderName: text().notNull(),
-    text: text().notNull(),
-    instanceId: text().notNull(),
-    sentAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    ...publicationColumns(),
   },
   (table) => [index("broadcasts_sent_at_idx").on(table.sentAt)],
 );
@@ -92,13 +102,7 @@ export const channelMessages = pgTable(
   {
     channel: text().notNull(),
     offset: bigint({ mode: "number" }).notNull(),
-    senderId: uuid()
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
-    senderName: text().notNull(),
-    text: text().notNull(),
-    instanceId: text().notNull(),
-    sentAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    ...publicationColumns(),
   },
   (table) => [
     primaryKey({ columns: [table.channel, table.offset] }),

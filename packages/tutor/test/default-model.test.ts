@@ -1,8 +1,6 @@
-import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   createDownloadingEmbeddedProvider,
   defaultModel,
@@ -16,31 +14,11 @@ import {
   selectProvider,
   showDownloadProgress,
 } from "../src";
-import { closedPortUrl, testModelFile } from "../src/testing";
+import { closedPortUrl } from "../src/testing";
 import { collect, messages, within } from "./helpers";
-import { type ModelServer, startModelServer } from "./model-server";
+import { serveTestModel } from "./model-server";
 
-const fixture = testModelFile() as string;
-const fixtureBytes = readFileSync(fixture);
-const fixtureSha = createHash("sha256").update(fixtureBytes).digest("hex");
-
-let dir: string;
-let server: ModelServer;
-const target = () => join(dir, "models", "tiny.gguf");
-
-beforeAll(async () => {
-  server = await startModelServer(fixture);
-});
-afterAll(async () => {
-  await server.close();
-});
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "plauder-model-"));
-  server.requests.length = 0;
-});
-afterEach(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
+const model = serveTestModel();
 
 describe("the default model", () => {
   it("is Qwen2.5 1.5B Instruct from Hugging Face, with its size and SHA-256, into DATA_DIR/models", () => {
@@ -66,8 +44,13 @@ describe("the default model", () => {
   });
 
   it("downloads in the background with a state that says how far it is", async () => {
-    server.plan({ kind: "slow", chunkBytes: 128 * 1024, everyMs: 15 });
-    const location = { url: server.url, file: target(), expectedBytes: fixtureBytes.length, sha256: fixtureSha };
+    model.server.plan({ kind: "slow", chunkBytes: 128 * 1024, everyMs: 15 });
+    const location = {
+      url: model.server.url,
+      file: model.target(),
+      expectedBytes: model.bytes.length,
+      sha256: model.sha256,
+    };
     const download = ensureModelFile(location);
     expect(download.state.phase).toBe("downloading");
     expect(download.describe()).toBe("The tutor's model (tiny.gguf) is starting to download.");
@@ -83,16 +66,16 @@ describe("the default model", () => {
       "the first bytes",
     );
     expect(download.describe()).toMatch(/^The tutor's model is downloading: \d+% \([\d.]+ \/ 1\.8 MB/);
-    expect(await download.done).toBe(target());
+    expect(await download.done).toBe(model.target());
     expect(download.state).toEqual({ phase: "ready" });
     // There now: ready at once, nothing fetched.
     const again = ensureModelFile(location);
     expect(again.state.phase).toBe("ready");
-    expect(server.requests).toHaveLength(1);
+    expect(model.server.requests).toHaveLength(1);
   });
 
   it("keeps a failure in its state (no unhandled rejection) and a later call starts again", async () => {
-    const location = { url: `${server.url}.missing`, file: target() };
+    const location = { url: `${model.server.url}.missing`, file: model.target() };
     const download = ensureModelFile(location);
     await expect(download.done).rejects.toBeInstanceOf(ModelDownloadError);
     expect(download.state.phase).toBe("failed");
@@ -101,8 +84,8 @@ describe("the default model", () => {
   });
 
   it("follows a download to its end", async () => {
-    server.plan({ kind: "slow", chunkBytes: 256 * 1024, everyMs: 10 });
-    const download = ensureModelFile({ url: server.url, file: target() });
+    model.server.plan({ kind: "slow", chunkBytes: 256 * 1024, everyMs: 10 });
+    const download = ensureModelFile({ url: model.server.url, file: model.target() });
     const lines: string[] = [];
     showDownloadProgress(download, { stream: { write: () => true }, log: (line) => lines.push(line) });
     await download.done;
@@ -118,8 +101,8 @@ describe("the embedded provider while its model downloads", () => {
   const missingEngine = () => import(/* @vite-ignore */ "@plauder/no-such-engine" as string);
 
   it("says what went wrong, and the next chat starts the download again", async () => {
-    server.plan({ kind: "missing" });
-    const location = { url: server.url, file: target() };
+    model.server.plan({ kind: "missing" });
+    const location = { url: model.server.url, file: model.target() };
     const first = ensureModelFile(location);
     await first.done.catch(() => {});
     const provider = createDownloadingEmbeddedProvider(first, { importEngine: missingEngine }, () =>
@@ -137,26 +120,26 @@ describe("the embedded provider while its model downloads", () => {
       // This time the server has it; then the engine is missing here, and the provider says that.
       // (While it runs, ensureModelFile hands out the same download.)
       await within(ensureModelFile(location).done, 5_000, "the second download");
-      expect(readFileSync(target()).equals(fixtureBytes)).toBe(true);
+      expect(readFileSync(model.target()).equals(model.bytes)).toBe(true);
       const after = await collect(provider.chat({ model: "tiny", messages, signal: signal() }));
       expect(after.error).toBeInstanceOf(ProviderUnavailableError);
       expect((after.error as Error).message).toContain("npm run tutor:install-engine");
-      expect(server.requests.map((request) => request.status)).toEqual([404, 200]);
+      expect(model.server.requests.map((request) => request.status)).toEqual([404, 200]);
     } finally {
       await provider.close();
     }
   });
 
   it("close() stops a download that is still running, keeping the part", async () => {
-    server.plan({ kind: "slow", chunkBytes: 64 * 1024, everyMs: 30 });
-    const download = ensureModelFile({ url: server.url, file: target() });
+    model.server.plan({ kind: "slow", chunkBytes: 64 * 1024, everyMs: 30 });
+    const download = ensureModelFile({ url: model.server.url, file: model.target() });
     await download.started;
     const provider = createDownloadingEmbeddedProvider(download, { importEngine: missingEngine });
     await provider.close();
     await expect(download.done).rejects.toBeInstanceOf(ProviderUnavailableError);
     expect(download.state.phase).toBe("failed");
-    expect(existsSync(`${target()}.part`)).toBe(true);
-    expect(existsSync(target())).toBe(false);
+    expect(existsSync(`${model.target()}.part`)).toBe(true);
+    expect(existsSync(model.target())).toBe(false);
     expect(await provider.health()).toMatchObject({ ok: false, reason: "The embedded engine has been closed." });
   });
 });
@@ -179,15 +162,15 @@ describe("selectProvider on first use of the embedded engine", () => {
   }
 
   it("fetches the default model without holding up start, then the engine answers with a real token stream", async () => {
-    server.plan({ kind: "slow", chunkBytes: 64 * 1024, everyMs: 25 });
+    model.server.plan({ kind: "slow", chunkBytes: 64 * 1024, everyMs: 25 });
     const settings = {
       OLLAMA_URL: await closedPortUrl(),
-      DATA_DIR: dir,
-      TUTOR_MODEL_URL: server.url,
+      DATA_DIR: model.dir,
+      TUTOR_MODEL_URL: model.server.url,
       TUTOR_ENGINE_THREADS: 1,
       TUTOR_ENGINE_CONTEXT_SIZE: 512,
     };
-    const file = join(dir, "models", "llama-2-tiny-random.gguf");
+    const file = join(model.dir, "models", "llama-2-tiny-random.gguf");
     const selected = await selectProvider(settings);
     try {
       expect(selected.provider.kind).toBe("embedded");
@@ -196,7 +179,7 @@ describe("selectProvider on first use of the embedded engine", () => {
       expect(selected.download?.file).toBe(file);
       // Start-up did not wait for the file (about 700 ms at this server's pace): it is still coming.
       expect(selected.download?.state.phase).toBe("downloading");
-      expect(server.requests[0]?.bytesSent).toBeLessThan(fixtureBytes.length);
+      expect(model.server.requests[0]?.bytesSent).toBeLessThan(model.bytes.length);
 
       // Meanwhile the provider says how far it is instead of waiting.
       const health = await selected.provider.health();
@@ -209,7 +192,7 @@ describe("selectProvider on first use of the embedded engine", () => {
       expect((early.error as Error).message).toMatch(/The tutor's model .*download/);
 
       expect(await selected.download?.done).toBe(file);
-      expect(readFileSync(file).equals(fixtureBytes)).toBe(true);
+      expect(readFileSync(file).equals(model.bytes)).toBe(true);
       expect(existsSync(`${file}.part`)).toBe(false);
 
       const reply = await collect(
@@ -234,7 +217,7 @@ describe("selectProvider on first use of the embedded engine", () => {
     try {
       expect(again.download).toBeUndefined();
       expect(again.reason).toContain(file);
-      expect(server.requests).toHaveLength(1);
+      expect(model.server.requests).toHaveLength(1);
     } finally {
       await again.provider.close();
     }

@@ -1,8 +1,7 @@
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { hostname, tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { dirname, join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   createProgressBar,
   type DownloadProgress,
@@ -12,31 +11,11 @@ import {
   modelFileNameOf,
   resolveModelUrl,
 } from "../src";
-import { closedPortUrl, testModelFile } from "../src/testing";
+import { closedPortUrl } from "../src/testing";
 import { within } from "./helpers";
-import { type ModelServer, startModelServer } from "./model-server";
+import { serveTestModel, startModelServer } from "./model-server";
 
-const fixture = testModelFile() as string;
-const fixtureBytes = readFileSync(fixture);
-const fixtureSha = createHash("sha256").update(fixtureBytes).digest("hex");
-
-let dir: string;
-let server: ModelServer;
-const target = () => join(dir, "models", "tiny.gguf");
-
-beforeAll(async () => {
-  server = await startModelServer(fixture);
-});
-afterAll(async () => {
-  await server.close();
-});
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "plauder-model-"));
-  server.requests.length = 0;
-});
-afterEach(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
+const model = serveTestModel();
 
 /** What a failed download rejected with. */
 async function failure(promise: Promise<unknown>): Promise<ModelDownloadError> {
@@ -53,113 +32,122 @@ describe("downloading a model file", () => {
     const reports: DownloadProgress[] = [];
     let startedWith: DownloadProgress | undefined;
     const result = await downloadModel({
-      url: server.url,
-      destination: target(),
-      expectedBytes: fixtureBytes.length,
-      sha256: fixtureSha,
+      url: model.server.url,
+      destination: model.target(),
+      expectedBytes: model.bytes.length,
+      sha256: model.sha256,
       onStart: (progress) => {
         startedWith = progress;
       },
       onProgress: (progress) => reports.push(progress),
       progressIntervalMs: 0,
     });
-    expect(result).toEqual({ file: target(), bytes: fixtureBytes.length, resumedFromBytes: 0, sha256: fixtureSha });
-    expect(readFileSync(target()).equals(fixtureBytes)).toBe(true);
-    expect(existsSync(`${target()}.part`)).toBe(false);
-    expect(existsSync(`${target()}.lock`)).toBe(false);
-    expect(startedWith).toMatchObject({ downloadedBytes: 0, totalBytes: fixtureBytes.length });
+    expect(result).toEqual({
+      file: model.target(),
+      bytes: model.bytes.length,
+      resumedFromBytes: 0,
+      sha256: model.sha256,
+    });
+    expect(readFileSync(model.target()).equals(model.bytes)).toBe(true);
+    expect(existsSync(`${model.target()}.part`)).toBe(false);
+    expect(existsSync(`${model.target()}.lock`)).toBe(false);
+    expect(startedWith).toMatchObject({ downloadedBytes: 0, totalBytes: model.bytes.length });
     expect(reports.length).toBeGreaterThan(1);
     const sizes = reports.map((report) => report.downloadedBytes);
     expect(sizes).toEqual([...sizes].sort((a, b) => a - b));
-    expect(reports.at(-1)).toMatchObject({ downloadedBytes: fixtureBytes.length, finished: true });
-    expect(server.requests).toMatchObject([{ status: 200, range: undefined }]);
+    expect(reports.at(-1)).toMatchObject({ downloadedBytes: model.bytes.length, finished: true });
+    expect(model.server.requests).toMatchObject([{ status: 200, range: undefined }]);
   });
 
   it("resumes after a broken connection with a Range request and ends with the right bytes", async () => {
-    server.plan({ kind: "cut", afterBytes: 600_000 });
-    const first = await failure(downloadModel({ url: server.url, destination: target(), sha256: fixtureSha }));
+    model.server.plan({ kind: "cut", afterBytes: 600_000 });
+    const first = await failure(
+      downloadModel({ url: model.server.url, destination: model.target(), sha256: model.sha256 }),
+    );
     expect(first.failure).toBe("network");
     expect(first.message).toMatch(/broke off after .*Run again to resume/);
     // A crash or a cut never leaves a file under the final name.
-    expect(existsSync(target())).toBe(false);
-    const kept = statSync(`${target()}.part`).size;
+    expect(existsSync(model.target())).toBe(false);
+    const kept = statSync(`${model.target()}.part`).size;
     expect(kept).toBeGreaterThan(0);
     expect(kept).toBeLessThanOrEqual(600_000);
 
-    const second = await downloadModel({ url: server.url, destination: target(), sha256: fixtureSha });
+    const second = await downloadModel({ url: model.server.url, destination: model.target(), sha256: model.sha256 });
     expect(second.resumedFromBytes).toBe(kept);
-    expect(server.requests[1]).toMatchObject({ range: `bytes=${kept}-`, status: 206 });
-    expect(server.requests[1]?.bytesSent).toBe(fixtureBytes.length - kept);
-    expect(readFileSync(target()).equals(fixtureBytes)).toBe(true);
-    expect(existsSync(`${target()}.part`)).toBe(false);
+    expect(model.server.requests[1]).toMatchObject({ range: `bytes=${kept}-`, status: 206 });
+    expect(model.server.requests[1]?.bytesSent).toBe(model.bytes.length - kept);
+    expect(readFileSync(model.target()).equals(model.bytes)).toBe(true);
+    expect(existsSync(`${model.target()}.part`)).toBe(false);
   });
 
   it("starts again from the beginning when the server does not do ranges", async () => {
-    const plain = await startModelServer(fixture, { ranges: false });
+    const plain = await startModelServer(model.file, { ranges: false });
     try {
       plain.plan({ kind: "cut", afterBytes: 300_000 });
-      await failure(downloadModel({ url: plain.url, destination: target() }));
-      const result = await downloadModel({ url: plain.url, destination: target(), sha256: fixtureSha });
+      await failure(downloadModel({ url: plain.url, destination: model.target() }));
+      const result = await downloadModel({ url: plain.url, destination: model.target(), sha256: model.sha256 });
       expect(result.resumedFromBytes).toBe(0);
       expect(plain.requests[1]).toMatchObject({ status: 200 });
-      expect(readFileSync(target()).equals(fixtureBytes)).toBe(true);
+      expect(readFileSync(model.target()).equals(model.bytes)).toBe(true);
     } finally {
       await plain.close();
     }
   });
 
   it("finishes a complete .part file that never got its name, without fetching it again", async () => {
-    mkdirSync(dirname(target()), { recursive: true });
-    writeFileSync(`${target()}.part`, fixtureBytes);
+    mkdirSync(dirname(model.target()), { recursive: true });
+    writeFileSync(`${model.target()}.part`, model.bytes);
     const result = await downloadModel({
-      url: server.url,
-      destination: target(),
-      expectedBytes: fixtureBytes.length,
-      sha256: fixtureSha,
+      url: model.server.url,
+      destination: model.target(),
+      expectedBytes: model.bytes.length,
+      sha256: model.sha256,
     });
-    expect(result).toMatchObject({ bytes: fixtureBytes.length, resumedFromBytes: fixtureBytes.length });
-    expect(server.requests).toHaveLength(0);
-    expect(readFileSync(target()).equals(fixtureBytes)).toBe(true);
+    expect(result).toMatchObject({ bytes: model.bytes.length, resumedFromBytes: model.bytes.length });
+    expect(model.server.requests).toHaveLength(0);
+    expect(readFileSync(model.target()).equals(model.bytes)).toBe(true);
     // Without the size known beforehand, the server's 416 says the part is whole.
-    rmSync(target());
-    writeFileSync(`${target()}.part`, fixtureBytes);
-    await downloadModel({ url: server.url, destination: target(), sha256: fixtureSha });
-    expect(server.requests).toMatchObject([{ status: 416 }]);
-    expect(readFileSync(target()).equals(fixtureBytes)).toBe(true);
+    rmSync(model.target());
+    writeFileSync(`${model.target()}.part`, model.bytes);
+    await downloadModel({ url: model.server.url, destination: model.target(), sha256: model.sha256 });
+    expect(model.server.requests).toMatchObject([{ status: 416 }]);
+    expect(readFileSync(model.target()).equals(model.bytes)).toBe(true);
   });
 
   it("refuses a file of another size before fetching it", async () => {
     const error = await failure(
-      downloadModel({ url: server.url, destination: target(), expectedBytes: fixtureBytes.length + 1 }),
+      downloadModel({ url: model.server.url, destination: model.target(), expectedBytes: model.bytes.length + 1 }),
     );
     expect(error.failure).toBe("size");
-    expect(error.message).toContain(`offers 1.8 MB (${fixtureBytes.length} bytes)`);
-    expect(error.message).toContain(`(${fixtureBytes.length + 1} bytes)`);
-    expect(existsSync(target())).toBe(false);
-    expect(existsSync(`${target()}.part`)).toBe(false);
+    expect(error.message).toContain(`offers 1.8 MB (${model.bytes.length} bytes)`);
+    expect(error.message).toContain(`(${model.bytes.length + 1} bytes)`);
+    expect(existsSync(model.target())).toBe(false);
+    expect(existsSync(`${model.target()}.part`)).toBe(false);
   });
 
   it("refuses bytes with the wrong SHA-256 and removes them", async () => {
-    const error = await failure(downloadModel({ url: server.url, destination: target(), sha256: "0".repeat(64) }));
+    const error = await failure(
+      downloadModel({ url: model.server.url, destination: model.target(), sha256: "0".repeat(64) }),
+    );
     expect(error.failure).toBe("checksum");
-    expect(error.message).toContain(`its SHA-256 is ${fixtureSha}`);
-    expect(existsSync(target())).toBe(false);
-    expect(existsSync(`${target()}.part`)).toBe(false);
+    expect(error.message).toContain(`its SHA-256 is ${model.sha256}`);
+    expect(existsSync(model.target())).toBe(false);
+    expect(existsSync(`${model.target()}.part`)).toBe(false);
   });
 
   it("says so clearly when the server has no such file (404)", async () => {
-    const error = await failure(downloadModel({ url: `${server.url}.missing`, destination: target() }));
+    const error = await failure(downloadModel({ url: `${model.server.url}.missing`, destination: model.target() }));
     expect(error.failure).toBe("not-found");
     expect(error.status).toBe(404);
     expect(error.message).toBe(
-      `Could not download the tutor's model: ${server.url}.missing answered 404 (Not Found), so no file is there. Check TUTOR_MODEL_URL.`,
+      `Could not download the tutor's model: ${model.server.url}.missing answered 404 (Not Found), so no file is there. Check TUTOR_MODEL_URL.`,
     );
-    expect(existsSync(`${target()}.part`)).toBe(false);
+    expect(existsSync(`${model.target()}.part`)).toBe(false);
   });
 
   it("says so clearly when the connection is refused", async () => {
     const url = `${await closedPortUrl()}/models/tiny.gguf`;
-    const error = await failure(downloadModel({ url, destination: target() }));
+    const error = await failure(downloadModel({ url, destination: model.target() }));
     expect(error.failure).toBe("network");
     expect(error.message).toBe(
       `Could not download the tutor's model from ${url}: connection refused. Check the network connection, or set TUTOR_MODEL_FILE to a .gguf file you already have.`,
@@ -167,19 +155,19 @@ describe("downloading a model file", () => {
   });
 
   it("says so clearly when the file cannot be written", async () => {
-    writeFileSync(join(dir, "not-a-folder"), "");
-    const destination = join(dir, "not-a-folder", "models", "tiny.gguf");
-    const error = await failure(downloadModel({ url: server.url, destination }));
+    writeFileSync(join(model.dir, "not-a-folder"), "");
+    const destination = join(model.dir, "not-a-folder", "models", "tiny.gguf");
+    const error = await failure(downloadModel({ url: model.server.url, destination }));
     expect(error.failure).toBe("disk");
     expect(error.message).toMatch(/^Could not save the tutor's model to .*ENOTDIR.*set DATA_DIR/);
   });
 
   it("stops on abort, keeps the part for the next run, and closes the connection", async () => {
-    server.plan({ kind: "slow", chunkBytes: 64 * 1024, everyMs: 20 });
+    model.server.plan({ kind: "slow", chunkBytes: 64 * 1024, everyMs: 20 });
     const controller = new AbortController();
     const running = downloadModel({
-      url: server.url,
-      destination: target(),
+      url: model.server.url,
+      destination: model.target(),
       signal: controller.signal,
       progressIntervalMs: 0,
       onProgress: (progress) => {
@@ -187,32 +175,32 @@ describe("downloading a model file", () => {
       },
     });
     await expect(running).rejects.toMatchObject({ name: "AbortError" });
-    expect(existsSync(target())).toBe(false);
-    expect(existsSync(`${target()}.lock`)).toBe(false);
-    const kept = statSync(`${target()}.part`).size;
+    expect(existsSync(model.target())).toBe(false);
+    expect(existsSync(`${model.target()}.lock`)).toBe(false);
+    const kept = statSync(`${model.target()}.part`).size;
     expect(kept).toBeGreaterThanOrEqual(256 * 1024);
     await within(
       (async () => {
-        while (!server.requests[0]?.closedByClient) await new Promise((resolve) => setTimeout(resolve, 5));
+        while (!model.server.requests[0]?.closedByClient) await new Promise((resolve) => setTimeout(resolve, 5));
       })(),
       1_000,
       "the server sees the client leave",
     );
-    expect(server.requests[0]?.bytesSent).toBeLessThan(fixtureBytes.length);
+    expect(model.server.requests[0]?.bytesSent).toBeLessThan(model.bytes.length);
 
-    const resumed = await downloadModel({ url: server.url, destination: target(), sha256: fixtureSha });
+    const resumed = await downloadModel({ url: model.server.url, destination: model.target(), sha256: model.sha256 });
     expect(resumed.resumedFromBytes).toBe(kept);
-    expect(readFileSync(target()).equals(fixtureBytes)).toBe(true);
+    expect(readFileSync(model.target()).equals(model.bytes)).toBe(true);
   });
 
   it("lets one download of a file run at a time", async () => {
-    server.plan({ kind: "slow", chunkBytes: 256 * 1024, everyMs: 20 });
-    const first = downloadModel({ url: server.url, destination: target() });
+    model.server.plan({ kind: "slow", chunkBytes: 256 * 1024, everyMs: 20 });
+    const first = downloadModel({ url: model.server.url, destination: model.target() });
     await new Promise((resolve) => setTimeout(resolve, 20));
-    const second = await failure(downloadModel({ url: server.url, destination: target() }));
+    const second = await failure(downloadModel({ url: model.server.url, destination: model.target() }));
     expect(second.failure).toBe("busy");
     await first;
-    expect(readFileSync(target()).equals(fixtureBytes)).toBe(true);
+    expect(readFileSync(model.target()).equals(model.bytes)).toBe(true);
   });
 
   it("names files by URL: http(s), or hf:<user>/<repo>/<file>.gguf on Hugging Face", () => {
@@ -229,11 +217,11 @@ describe("downloading a model file", () => {
   });
 
   it("takes over the lock of a process that is gone", async () => {
-    const destination = target();
+    const destination = model.target();
     mkdirSync(dirname(destination), { recursive: true });
     // A pid that cannot be running (above the kernel's limit), on this host.
     writeFileSync(`${destination}.lock`, `4194305 ${hostname()}`);
-    await downloadModel({ url: server.url, destination });
+    await downloadModel({ url: model.server.url, destination });
     expect(existsSync(`${destination}.lock`)).toBe(false);
   });
 });

@@ -1,7 +1,11 @@
-import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { basename } from "node:path";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
+import { testModelFile } from "../src/testing";
 
 /** What the server does with one request for the file. */
 export type ServeBehaviour =
@@ -132,4 +136,57 @@ function send(res: ServerResponse, body: Buffer, behaviour: ServeBehaviour, reco
       record.bytesSent = body.length;
       res.end(body);
   }
+}
+
+/** The test model served for a file of tests, and a folder of its own for each test to download into. */
+export interface ServedTestModel {
+  /** The model file (`testModelFile()`), its bytes and their SHA-256. */
+  file: string;
+  bytes: Buffer;
+  sha256: string;
+  /** Started before the file's tests, closed after them; its `requests` are emptied before each test. */
+  readonly server: ModelServer;
+  /** A new temporary folder for each test, removed after it. */
+  readonly dir: string;
+  /** Where a test downloads the model to: `<dir>/models/tiny.gguf`. */
+  target(): string;
+}
+
+/** Registers the hooks that serve the test model for the calling test file (see `ServedTestModel`). */
+export function serveTestModel(): ServedTestModel {
+  const file = testModelFile() as string;
+  const bytes = readFileSync(file);
+  let server: ModelServer | undefined;
+  let dir: string | undefined;
+
+  beforeAll(async () => {
+    server = await startModelServer(file);
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "plauder-model-"));
+    if (server) server.requests.length = 0;
+  });
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const started = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`The test model's ${what} is there only inside a test.`);
+    return value;
+  };
+  return {
+    file,
+    bytes,
+    sha256: createHash("sha256").update(bytes).digest("hex"),
+    get server() {
+      return started(server, "server");
+    },
+    get dir() {
+      return started(dir, "folder");
+    },
+    target: () => join(started(dir, "folder"), "models", "tiny.gguf"),
+  };
 }

@@ -5,6 +5,7 @@ import { useCallback, useEffect, useReducer, useRef, useState } from "react";
 import { errorCode, errorMessage } from "~/lib/error-message";
 import { type ChannelState, channelReducer, initialChannelState } from "./channel-state";
 import { oldestDurableOffset } from "./publications";
+import { type ResumePoint, subscribeResuming } from "./subscribe-resuming";
 import { type LiveConnection, useLiveConnection } from "./use-live-connection";
 
 /** A history page: what a channel view loads on opening, after a break, and per loadOlder. */
@@ -58,7 +59,7 @@ export function useChannel(channel: string): LiveChannel {
   // Until the effect below has reset it, the state may still be the previous channel's.
   const state = stored.channel === channel ? stored : initialChannelState(channel);
   // The tracked position of the last event, to resume from after a manual reconnect.
-  const resumeFrom = useRef<{ channel: string; position: string } | null>(null);
+  const resumeFrom = useRef<ResumePoint | null>(null);
   const reloads = useRef(0);
   const [attempt, setAttempt] = useState(0);
   const online = connectionState !== "offline";
@@ -79,32 +80,18 @@ export function useChannel(channel: string): LiveChannel {
       );
     };
 
-    const lastEventId = resumeFrom.current?.channel === channel ? resumeFrom.current.position : null;
-    const subscription = connection.api.channels.subscribe.subscribe(
-      { channel, lastEventId },
-      {
-        onData: ({ id, data }) => {
-          if (!active) return;
-          resumeFrom.current = { channel, position: id };
-          if (data.type === "publication") {
-            dispatch({ type: "publication", publication: data });
-            return;
-          }
-          dispatch({ type: "sync", sync: data });
-          if (!data.recovered) reload();
-        },
-        onError: (error) => {
-          if (active) dispatch({ type: "failed", message: errorMessage(error), code: errorCode(error) ?? null });
-        },
-        // wsLink lost the socket and is reconnecting: until the resumed subscription's sync, nothing is live.
-        onConnectionStateChange: (change) => {
-          if (active && change.state === "connecting") dispatch({ type: "waiting" });
-        },
+    const unsubscribe = subscribeResuming(connection, channel, resumeFrom, {
+      onPublication: (publication) => dispatch({ type: "publication", publication }),
+      onSync: (sync) => {
+        dispatch({ type: "sync", sync });
+        if (!sync.recovered) reload();
       },
-    );
+      onError: (error) => dispatch({ type: "failed", message: errorMessage(error), code: errorCode(error) ?? null }),
+      onReconnecting: () => dispatch({ type: "waiting" }),
+    });
     return () => {
       active = false;
-      subscription.unsubscribe();
+      unsubscribe();
     };
   }, [connection, channel, online, generation, attempt]);
 

@@ -2,6 +2,7 @@
 
 import { decodeTutorEvent } from "@plauder/api/tutor-events";
 import { useCallback, useEffect, useReducer, useRef, useState } from "react";
+import { type ResumePoint, subscribeResuming } from "~/channels/subscribe-resuming";
 import { useLiveConnection } from "~/channels/use-live-connection";
 import { errorMessage } from "~/lib/error-message";
 import {
@@ -33,7 +34,7 @@ export function useConversation(conversationId: string, channel: string): LiveCo
   const [subscriptionError, setSubscriptionError] = useState<string | null>(null);
   const [attempt, setAttempt] = useState(0);
   const [synced, setSynced] = useState(false);
-  const resumeFrom = useRef<{ channel: string; position: string } | null>(null);
+  const resumeFrom = useRef<ResumePoint | null>(null);
   const tokens = useRef(0);
   const reloadRef = useRef<(() => void) | null>(null);
   const online = connectionState !== "offline";
@@ -54,33 +55,22 @@ export function useConversation(conversationId: string, channel: string): LiveCo
       );
     };
     reloadRef.current = reload;
-    const lastEventId = resumeFrom.current?.channel === channel ? resumeFrom.current.position : null;
-    const subscription = connection.api.channels.subscribe.subscribe(
-      { channel, lastEventId },
-      {
-        onData: ({ id, data }) => {
-          if (!active) return;
-          resumeFrom.current = { channel, position: id };
-          if (data.type === "publication") {
-            const event = decodeTutorEvent(data);
-            if (event) dispatch({ type: "event", event });
-            return;
-          }
-          setSynced(true);
-          if (!data.recovered) reload();
-        },
-        onError: (error) => {
-          if (active) setSubscriptionError(errorMessage(error));
-        },
-        onConnectionStateChange: (change) => {
-          if (active && change.state === "connecting") setSynced(false);
-        },
+    const unsubscribe = subscribeResuming(connection, channel, resumeFrom, {
+      onPublication: (publication) => {
+        const event = decodeTutorEvent(publication);
+        if (event) dispatch({ type: "event", event });
       },
-    );
+      onSync: (sync) => {
+        setSynced(true);
+        if (!sync.recovered) reload();
+      },
+      onError: (error) => setSubscriptionError(errorMessage(error)),
+      onReconnecting: () => setSynced(false),
+    });
     return () => {
       active = false;
       reloadRef.current = null;
-      subscription.unsubscribe();
+      unsubscribe();
     };
   }, [connection, conversationId, channel, online, generation, attempt]);
 

@@ -83,6 +83,17 @@ export class HttpProcedureError extends Error {
   }
 }
 
+/** What a call the server refused failed with: the tRPC code and the message; throws if it succeeded. */
+export async function refusal(promise: Promise<unknown>): Promise<{ code?: string; message: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    const failure = error as Error & { data?: { code?: string } };
+    return { code: failure.data?.code, message: failure.message };
+  }
+  throw new Error("expected a refusal");
+}
+
 /** Publishes over HTTP tRPC (the path a server-side job would take). */
 export async function publishOverHttp(baseUrl: string, token: string, text: string): Promise<{ id: string }> {
   const response = await fetch(`${baseUrl}/api/trpc/realtime.publish`, {

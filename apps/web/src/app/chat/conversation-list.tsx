@@ -1,6 +1,7 @@
 "use client";
 
 import type { ConversationView } from "@plauder/api/tutor-events";
+import { SwitcherItem } from "~/components/switcher-item";
 
 /** The learner's conversations, newest first, and the way to a new one. */
 export function ConversationList({
@@ -37,22 +38,20 @@ export function ConversationList({
       {!loading && !error && conversations.length === 0 && <p className="muted">None yet: start one above.</p>}
       <ul className="switcher" aria-labelledby="conversations-heading" data-testid="conversation-list">
         {conversations.map((conversation) => (
-          <li key={conversation.id}>
-            <button
-              type="button"
-              className="switcher-item chat-list-item"
-              aria-current={conversation.id === selectedId ? "true" : undefined}
-              onClick={() => onSelect(conversation)}
-            >
-              <span className="chat-list-title" lang="de">
-                {conversation.title}
-              </span>
-              <span className="chat-list-meta">
-                <span className="tag tag-level">{conversation.level}</span>
-                <span>{conversation.scenario ? conversation.scenario.titleEn : "Free conversation"}</span>
-              </span>
-            </button>
-          </li>
+          <SwitcherItem
+            key={conversation.id}
+            className="chat-list-item"
+            current={conversation.id === selectedId}
+            onSelect={() => onSelect(conversation)}
+          >
+            <span className="chat-list-title" lang="de">
+              {conversation.title}
+            </span>
+            <span className="chat-list-meta">
+              <span className="tag tag-level">{conversation.level}</span>
+              <span>{conversation.scenario ? conversation.scenario.titleEn : "Free conversation"}</span>
+            </span>
+          </SwitcherItem>
         ))}
       </ul>
     </div>

@@ -8,6 +8,7 @@ import { errorMessage } from "~/lib/error-message";
 import { useRealtimeConnection } from "~/realtime/context";
 import { Composer } from "./composer";
 import { LearnerMessage, TutorMessage } from "./message-item";
+import { ScenarioBrief } from "./scenario-brief";
 
 const statusLabels = {
   connecting: "Connecting…",
@@ -149,17 +150,7 @@ export function ConversationPane({
         {scenario && (
           <details className="scenario-details">
             <summary>Scenario</summary>
-            <div lang="de">
-              <p>{scenario.setting}</p>
-              <p>
-                <strong>Du:</strong> {scenario.learnerRole} · <strong>Tutor:</strong> {scenario.tutorRole}
-              </p>
-              <ul>
-                {scenario.goals.map((goal) => (
-                  <li key={goal}>{goal}</li>
-                ))}
-              </ul>
-            </div>
+            <ScenarioBrief scenario={scenario} />
           </details>
         )}
       </header>

@@ -4,6 +4,7 @@ import type { ConversationView } from "@plauder/api/tutor-events";
 import { type ReactNode, useEffect, useId, useRef, useState } from "react";
 import { errorMessage } from "~/lib/error-message";
 import { api } from "~/trpc/react";
+import { ScenarioBrief } from "./scenario-brief";
 
 type Level = ConversationView["level"];
 type Scenario = NonNullable<ConversationView["scenario"]>;
@@ -222,18 +223,9 @@ export function NewConversation({
                 <p className="eyebrow">Preview</p>
                 <h2 lang="de">{generated.title}</h2>
                 <p className="muted">{generated.titleEn}</p>
-                <div lang="de">
-                  <p>{generated.setting}</p>
-                  <p>
-                    <strong>Du:</strong> {generated.learnerRole} · <strong>Tutor:</strong> {generated.tutorRole}
-                  </p>
-                  <ul>
-                    {generated.goals.map((goal) => (
-                      <li key={goal}>{goal}</li>
-                    ))}
-                  </ul>
+                <ScenarioBrief scenario={generated}>
                   <blockquote>{generated.opening}</blockquote>
-                </div>
+                </ScenarioBrief>
               </div>
             )}
           </div>

@@ -1,6 +1,7 @@
 "use client";
 
 import { lobbyChannel } from "~/channels/names";
+import { SwitcherItem } from "~/components/switcher-item";
 
 export type RoomEntry = { id: string; name: string; channel: string; role: "owner" | "member" };
 
@@ -24,17 +25,14 @@ export function ChannelSwitcher({
     <nav aria-label="Channels" className="switcher-nav">
       <ul className="switcher" data-testid="channel-switcher">
         {entries.map((entry) => (
-          <li key={entry.channel}>
-            <button
-              type="button"
-              className="switcher-item"
-              aria-current={entry.channel === selected ? "true" : undefined}
-              onClick={() => onSelect(entry.channel)}
-            >
-              <span className="switcher-name">{entry.name}</span>
-              {entry.role && <span className="switcher-role"> ({entry.role})</span>}
-            </button>
-          </li>
+          <SwitcherItem
+            key={entry.channel}
+            current={entry.channel === selected}
+            onSelect={() => onSelect(entry.channel)}
+          >
+            <span className="switcher-name">{entry.name}</span>
+            {entry.role && <span className="switcher-role"> ({entry.role})</span>}
+          </SwitcherItem>
         ))}
       </ul>
       {loading && <p className="muted field-hint">Loading your rooms…</p>}
