@@ -30,7 +30,9 @@ export function createRedis(url: string, role: string, options: RedisOptions = {
 export function getSharedRedis(): Redis | null {
   return processSingleton("redis.commands", () => {
     const url = getEnv().REDIS_URL;
-    return url ? createRedis(url, "commands") : null;
+    // Commands issued in one tick leave in one write: many answers' pieces, presence refreshes and
+    // publishes share a syscall instead of paying one each (the tutor's benchmark counts them).
+    return url ? createRedis(url, "commands", { enableAutoPipelining: true }) : null;
   });
 }
 
