@@ -88,19 +88,20 @@ async function reserve(
 ): Promise<{ answerId: string; position: number }> {
   const runner = getGenerationRunner();
   const answerId = randomUUID();
-  // The conversation first: a second message while one is answered is a conflict, whatever the line.
-  const claimed = await runner.state.claim(
-    conversation.id,
-    { messageId: answerId, instanceId: getInstanceId(), state: "queued", position: 0 },
-    generationLeaseMs,
-  );
+  // The conversation and a place are asked for at once (one round trip); whichever is refused
+  // gives the other back. A second message while one is answered is a conflict, whatever the line.
+  const [claimed, position] = await Promise.all([
+    runner.state.claim(
+      conversation.id,
+      { messageId: answerId, instanceId: getInstanceId(), state: "queued", position: 0 },
+      generationLeaseMs,
+    ),
+    runner.slots.acquire(user.id, answerId),
+  ]);
   if (!claimed) {
+    if (position !== "full") await runner.slots.release(user.id, answerId);
     throw new TRPCError({ code: "CONFLICT", message: "The tutor is still answering here; wait or press Stop first" });
   }
-  const position = await runner.slots.acquire(user.id, answerId).catch(async (error: unknown) => {
-    await runner.state.clear(conversation.id, answerId);
-    throw error;
-  });
   if (position === "full") {
     await runner.state.clear(conversation.id, answerId);
     throw tooManyRequests(

@@ -26,8 +26,9 @@ export interface GenerationState {
   /** Removes the record if it is still `messageId`'s. */
   clear(conversationId: string, messageId: string): Promise<void>;
   /**
-   * Appends to the text so far; resolves once it is stored (before the piece is published). The
-   * first piece also sets the text's lifetime, so the pieces after it cost one command each.
+   * Appends to the text so far. It goes out on the shared command connection, so a publication
+   * issued after it on that connection is run after it. The first piece also sets the text's
+   * lifetime, so the pieces after it cost one command each.
    */
   append(messageId: string, text: string, first: boolean): Promise<void>;
   text(messageId: string): Promise<string>;

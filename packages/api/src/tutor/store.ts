@@ -1,4 +1,5 @@
 import { conversations, getDatabase, messages, type StoredMessage } from "@plauder/db";
+import { processSingleton } from "@plauder/runtime";
 import {
   type CefrLevel,
   type Correction,
@@ -61,15 +62,33 @@ export function messageView(row: StoredMessage): MessageView {
   };
 }
 
+// A conversation's owner, level and scenario never change once it is created, so each instance
+// keeps the ones it has read: a learner's every send would otherwise start with the same query.
+const knownConversationsLimit = 10_000;
+function knownConversations(): Map<string, TutorConversation> {
+  return processSingleton("tutor.knownConversations", () => new Map<string, TutorConversation>());
+}
+
 /** The conversation if `userId` owns it; FORBIDDEN otherwise, also when it does not exist (no probing). */
 export async function ownedConversation(conversationId: string, userId: string): Promise<TutorConversation> {
-  const [row] = await getDatabase()
-    .db.select()
-    .from(conversations)
-    .where(and(eq(conversations.id, conversationId), eq(conversations.ownerId, userId)))
-    .limit(1);
-  if (!row) throw new TRPCError({ code: "FORBIDDEN", message: "Only the owner of this conversation may use it" });
-  return toConversation(row);
+  const known = knownConversations();
+  let conversation = known.get(conversationId);
+  if (!conversation) {
+    const [row] = await getDatabase()
+      .db.select()
+      .from(conversations)
+      .where(eq(conversations.id, conversationId))
+      .limit(1);
+    if (row) {
+      conversation = toConversation(row);
+      if (known.size >= knownConversationsLimit) known.delete(known.keys().next().value as string);
+      known.set(conversationId, conversation);
+    }
+  }
+  if (!conversation || conversation.ownerId !== userId) {
+    throw new TRPCError({ code: "FORBIDDEN", message: "Only the owner of this conversation may use it" });
+  }
+  return conversation;
 }
 
 export async function createConversation(input: {
