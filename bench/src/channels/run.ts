@@ -1,9 +1,3 @@
-/**
- * The channels benchmark: Plauder's channels API (v2) on two instances sharing Redis and Postgres,
- * and rooms on Socket.IO with its Redis adapter as the baseline. `--quick` is a short smoke run
- * (CI); the full run writes docs/benchmarks-channels.md and .json. See that file for the method.
- */
-import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, setPriority, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
@@ -15,6 +9,7 @@ import { eq } from "drizzle-orm";
 import { Redis } from "ioredis";
 import { bundleServer } from "../../../apps/web/scripts/build-server";
 import { type Child, request, startChild } from "../processes";
+import { benchRun, commonOptions, repoRoot, sleep } from "../run-guard";
 import { heapGrowth } from "./heap-summary";
 import { type CpuWindow, cpuWindow, disturbedAbove, loadBound, otherCores, waitForQuiet } from "./machine";
 import { type ProfileSummary, summariseProfile } from "./profile-summary";
@@ -31,12 +26,9 @@ import { type BenchResults, type CompareRun, type Throughput, writeChannelsRepor
 import { type Layout, prepareChannelServices } from "./setup";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = join(here, "../../..");
 const { values } = parseArgs({
   options: {
-    quick: { type: "boolean", default: false },
-    out: { type: "string" },
-    "no-profile": { type: "boolean", default: false },
+    ...commonOptions,
     // Scheduling priority for the servers and load processes (e.g. -10 as root), for a machine that
     // other work keeps busy. Redis and Postgres keep theirs. The report states the value used.
     nice: { type: "string", default: "0" },
@@ -95,38 +87,12 @@ const config = quick
       heapBreakdownConnections: 1_000,
       memorySeriesSeconds: 25,
     };
-const began = Date.now();
 const payloadBytes = 200;
 const connectConcurrency = 64;
-
-const log = (line: string) =>
-  console.log(`[bench:channels ${((Date.now() - began) / 1000).toFixed(0).padStart(4)} s] ${line}`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-// A hard ceiling on the whole run, so a wedged child can never hang CI.
-const ceilingMs = quick ? 110_000 : 40 * 60_000;
-setTimeout(() => {
-  console.error(`[bench:channels] FAILED: the run did not finish within ${ceilingMs / 1000} s`);
-  process.exit(1);
-}, ceilingMs).unref();
-
+const run = benchRun("bench:channels", quick ? 110_000 : 40 * 60_000);
+const { began, log } = run;
 // Fail at once, with the reason, when Redis is not there (Postgres says so itself in prepareChannelServices).
-{
-  const url = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on("error", () => undefined);
-  try {
-    await Promise.race([
-      probe.connect().then(() => probe.ping()),
-      new Promise((_, reject) => setTimeout(() => reject(new Error("no answer within 5 s")), 5_000)),
-    ]);
-  } catch (error) {
-    console.error(`[bench:channels] FAILED: Redis at ${url} is not reachable (${(error as Error).message})`);
-    process.exit(1);
-  } finally {
-    probe.disconnect();
-  }
-}
+await run.requireRedis(process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379");
 
 const services = await prepareChannelServices({
   users: config.users,
@@ -943,25 +909,4 @@ try {
 } finally {
   await cleanUp();
 }
-results.minutes = (Date.now() - began) / 60_000;
-if (exitCode === 0) {
-  const markdown = writeChannelsReport(results);
-  if (out) {
-    writeFileSync(out, markdown);
-    const json = out.replace(/\.md$/, ".json");
-    writeFileSync(json, `${JSON.stringify(results, null, 2)}\n`);
-    try {
-      // The repository's formatter has the last word on committed JSON (short arrays on one line).
-      execFileSync(join(repoRoot, "node_modules/.bin/biome"), ["format", "--write", json], { stdio: "ignore" });
-    } catch {
-      log("could not format the JSON with biome; run npm run format before committing it");
-    }
-    log(`wrote ${out}`);
-  } else console.log(markdown);
-}
-if (results.failures.length > 0) {
-  console.error(`[bench:channels] FAILED:\n- ${results.failures.join("\n- ")}`);
-  exitCode = 1;
-}
-log(`${exitCode === 0 ? "done" : "failed"} in ${results.minutes.toFixed(1)} minutes`);
-process.exit(exitCode);
+run.finish(results, { exitCode, out, repoRoot, report: () => writeChannelsReport(results) });

@@ -11,7 +11,7 @@
  * instance B while the answer runs on A, until the fake sees its request closed.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,6 +23,7 @@ import { type Instance, startInstance } from "../../../apps/web/test/support/pro
 import { cpuWindow, disturbedAbove, loadBound, otherCores, waitForQuiet } from "../channels/machine";
 import { summariseProfile } from "../channels/profile-summary";
 import { type Child, cpuSeconds, request, rssBytes, startChild } from "../processes";
+import { benchRun, commonOptions, repoRoot, sleep } from "../run-guard";
 import { prepareServices } from "../services";
 import { directFirstToken, firstToken, interTokenGaps, stopLatencies } from "./analysis";
 import type {
@@ -38,12 +39,9 @@ import type {
 import { type Memory, type TutorBenchResults, writeTutorReport } from "./report";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = join(here, "../../..");
 const { values } = parseArgs({
   options: {
-    quick: { type: "boolean", default: false },
-    out: { type: "string" },
-    "no-profile": { type: "boolean", default: false },
+    ...commonOptions,
   },
 });
 const quick = values.quick ?? false;
@@ -92,35 +90,10 @@ const streamTokens = Math.ceil(
 );
 const firstTokenTokens = 3;
 const diagnosticsToken = `bench-diagnostics-${"x".repeat(32)}`;
-const began = Date.now();
-
-const log = (line: string) =>
-  console.log(`[bench:tutor ${((Date.now() - began) / 1000).toFixed(0).padStart(4)} s] ${line}`);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-// A hard ceiling on the whole run, so a wedged child can never hang CI.
-const ceilingMs = quick ? 180_000 : 30 * 60_000;
-setTimeout(() => {
-  console.error(`[bench:tutor] FAILED: the run did not finish within ${ceilingMs / 1000} s`);
-  process.exit(1);
-}, ceilingMs).unref();
-
+const run = benchRun("bench:tutor", quick ? 180_000 : 30 * 60_000);
+const { began, log } = run;
 const redisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
-{
-  const probe = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on("error", () => undefined);
-  try {
-    await Promise.race([
-      probe.connect().then(() => probe.ping()),
-      new Promise((_, reject) => setTimeout(() => reject(new Error("no answer within 5 s")), 5_000)),
-    ]);
-  } catch (error) {
-    console.error(`[bench:tutor] FAILED: Redis at ${redisUrl} is not reachable (${(error as Error).message})`);
-    process.exit(1);
-  } finally {
-    probe.disconnect();
-  }
-}
+await run.requireRedis(redisUrl);
 
 // People: the first-token senders, the streamers (who also run the 1,000 completed streams), the stoppers.
 const people = {
@@ -658,24 +631,4 @@ try {
   }
   await services.cleanup().catch(() => undefined);
 }
-results.minutes = (Date.now() - began) / 60_000;
-if (exitCode === 0) {
-  const markdown = writeTutorReport(results);
-  if (out) {
-    writeFileSync(out, markdown);
-    const json = out.replace(/\.md$/, ".json");
-    writeFileSync(json, `${JSON.stringify(results, null, 2)}\n`);
-    try {
-      execFileSync(join(repoRoot, "node_modules/.bin/biome"), ["format", "--write", json], { stdio: "ignore" });
-    } catch {
-      log("could not format the JSON with biome; run npm run format before committing it");
-    }
-    log(`wrote ${out}`);
-  } else console.log(markdown);
-}
-if (results.failures.length > 0) {
-  console.error(`[bench:tutor] FAILED:\n- ${results.failures.join("\n- ")}`);
-  exitCode = 1;
-}
-log(`${exitCode === 0 ? "done" : "failed"} in ${results.minutes.toFixed(1)} minutes`);
-process.exit(exitCode);
+run.finish(results, { exitCode, out, repoRoot, report: () => writeTutorReport(results) });

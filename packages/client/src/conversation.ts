@@ -1,5 +1,6 @@
 import {
   applyDelta,
+  blankAnswerView,
   type ConversationView,
   decodeTutorEvent,
   finalStatuses,
@@ -100,16 +101,7 @@ export function followConversation(
   const answer = (id: string): MessageView => {
     const known = find(id);
     if (known) return known;
-    const added: MessageView = {
-      id,
-      role: "assistant",
-      content: "",
-      status: "queued",
-      model: null,
-      error: null,
-      correction: null,
-      createdAt: new Date().toISOString(),
-    };
+    const added = blankAnswerView(id, new Date().toISOString());
     current?.messages.push(added);
     handlers.onMessage?.(added);
     return added;

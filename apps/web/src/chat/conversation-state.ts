@@ -1,4 +1,4 @@
-import { applyDelta, type MessageView, type TutorEvent } from "@plauder/api/tutor-events";
+import { applyDelta, blankAnswerView, type MessageView, type TutorEvent } from "@plauder/api/tutor-events";
 
 /**
  * One tutor conversation as the chat page shows it: the messages of the last snapshot
@@ -88,19 +88,7 @@ function fromView(view: MessageView, previous?: ChatMessage): ChatMessage {
 }
 
 function blankAnswer(id: string): ChatMessage {
-  return {
-    id,
-    role: "assistant",
-    content: "",
-    status: "queued",
-    model: null,
-    error: null,
-    correction: null,
-    createdAt: "",
-    place: null,
-    correctionError: null,
-    correctionPending: false,
-  };
+  return { ...blankAnswerView(id), place: null, correctionError: null, correctionPending: false };
 }
 
 type Working = { messages: ChatMessage[]; stale: boolean; announcement: ConversationState["announcement"] };

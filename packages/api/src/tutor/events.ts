@@ -34,6 +34,20 @@ export const messageViewSchema = z.object({
 });
 export type MessageView = z.infer<typeof messageViewSchema>;
 
+/** An answer a client hears of (queued, start, delta) before it has read it: empty and queued. */
+export function blankAnswerView(id: string, createdAt = ""): MessageView {
+  return {
+    id,
+    role: "assistant",
+    content: "",
+    status: "queued",
+    model: null,
+    error: null,
+    correction: null,
+    createdAt,
+  };
+}
+
 export const conversationViewSchema = z.object({
   id,
   title: z.string(),
